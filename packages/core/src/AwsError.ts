@@ -1,0 +1,285 @@
+/**
+ * One taxonomy of the ways an AWS call can fail, and the single function that sorts an SDK error into it.
+ *
+ * The throttling, transient and clock-skew lists come from the SDK's own `@smithy/core/retry` (the successor
+ * of `@smithy/service-error-classification`); only the credential and access-denied codes, which the SDK has
+ * no list for, are named here.
+ *
+ * @since 0.1.0
+ */
+import { isClockSkewCorrectedError, isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry"
+import type { SdkError } from "@smithy/types"
+import * as Data from "effect/Data"
+import * as Predicate from "effect/Predicate"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@aws-resilience/core/AwsError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * Fields every classified failure carries.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Common {
+  readonly service: string
+  readonly operation: string
+  readonly cause: unknown
+  readonly httpStatus?: number | undefined
+  readonly requestId?: string | undefined
+}
+
+/**
+ * Why a request was rejected because of its credentials.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CredentialsReason =
+  | "InvalidClientTokenId"
+  | "UnrecognizedClient"
+  | "ExpiredToken"
+  | "InvalidSignature"
+  | "MissingAuthenticationToken"
+  | "ProviderFailure"
+
+const describe = (self: Common, what: string): string =>
+  `${self.service}.${self.operation}: ${what}` +
+  (self.httpStatus !== undefined ? ` (HTTP ${self.httpStatus}` + (self.requestId ? `, request id ${self.requestId})` : ")") : "")
+
+const causeMessage = (cause: unknown): string =>
+  Predicate.hasProperty(cause, "message") && typeof cause.message === "string" && cause.message.length > 0
+    ? cause.message
+    : String(cause)
+
+/**
+ * The request was rejected because of its credentials, or the provider chain could not produce any.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CredentialsError extends Data.TaggedError("CredentialsError")<
+  Common & {
+    readonly reason: CredentialsReason
+    /** The credentials generation the failed call used (0 when none had been resolved yet). */
+    readonly generation: number
+  }
+> {
+  readonly [TypeId]: TypeId = TypeId
+  override get message(): string {
+    return describe(this, `credentials rejected (${this.reason}, generation ${this.generation}): ${causeMessage(this.cause)}`)
+  }
+}
+
+/**
+ * The service asked the caller to slow down.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ThrottlingError extends Data.TaggedError("ThrottlingError")<Common & { readonly code: string }> {
+  readonly [TypeId]: TypeId = TypeId
+  override get message(): string {
+    return describe(this, `throttled (${this.code})`)
+  }
+}
+
+/**
+ * What made a failure transient.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TransientKind = "server" | "network" | "timeout" | "clockSkew"
+
+/**
+ * A failure that is expected to pass: a 5xx, a network errno, a timeout, or clock skew the SDK corrected.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TransientError extends Data.TaggedError("TransientError")<
+  Common & { readonly kind: TransientKind; readonly code: string }
+> {
+  readonly [TypeId]: TypeId = TypeId
+  override get message(): string {
+    return describe(this, `transient ${this.kind} failure (${this.code}): ${causeMessage(this.cause)}`)
+  }
+}
+
+/**
+ * A permissions problem. Retrying cannot fix it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AccessDeniedError extends Data.TaggedError("AccessDeniedError")<
+  Common & { readonly code: string; readonly principal?: string | undefined }
+> {
+  readonly [TypeId]: TypeId = TypeId
+  override get message(): string {
+    return describe(
+      this,
+      `access denied (${this.code})` + (this.principal ? ` for principal ${this.principal}` : "") +
+        `: ${causeMessage(this.cause)}`
+    )
+  }
+}
+
+/**
+ * Any other modelled error, such as `ConditionalCheckFailedException`, keeping its code.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ServiceError extends Data.TaggedError("ServiceError")<Common & { readonly code: string }> {
+  readonly [TypeId]: TypeId = TypeId
+  override get message(): string {
+    return describe(this, `${this.code}: ${causeMessage(this.cause)}`)
+  }
+}
+
+/**
+ * A setting is missing or refused. It names the setting, and is never retried.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConfigurationError extends Data.TaggedError("ConfigurationError")<{
+  readonly setting: string
+  readonly detail: string
+  readonly cause?: unknown
+}> {
+  readonly [TypeId]: TypeId = TypeId
+  override get message(): string {
+    return `${this.setting}: ${this.detail}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type AwsError =
+  | CredentialsError
+  | ThrottlingError
+  | TransientError
+  | AccessDeniedError
+  | ServiceError
+  | ConfigurationError
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isAwsError = (u: unknown): u is AwsError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isCredentialsError = (u: unknown): u is CredentialsError =>
+  isAwsError(u) && u._tag === "CredentialsError"
+
+/**
+ * True for the modelled error with this code, e.g. `hasCode(e, "ConditionalCheckFailedException")`.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const hasCode = (u: unknown, code: string): u is ServiceError =>
+  isAwsError(u) && u._tag === "ServiceError" && u.code === code
+
+const credentialReasons: Readonly<Record<string, CredentialsReason>> = {
+  InvalidClientTokenId: "InvalidClientTokenId",
+  UnrecognizedClientException: "UnrecognizedClient",
+  UnrecognizedClient: "UnrecognizedClient",
+  ExpiredToken: "ExpiredToken",
+  ExpiredTokenException: "ExpiredToken",
+  InvalidSignatureException: "InvalidSignature",
+  SignatureDoesNotMatch: "InvalidSignature",
+  IncompleteSignature: "InvalidSignature",
+  IncompleteSignatureException: "InvalidSignature",
+  MissingAuthenticationToken: "MissingAuthenticationToken",
+  MissingAuthenticationTokenException: "MissingAuthenticationToken",
+  CredentialsProviderError: "ProviderFailure"
+}
+
+const accessDeniedCodes: ReadonlySet<string> = new Set([
+  "AccessDenied",
+  "AccessDeniedException",
+  "AuthorizationError",
+  "AuthorizationErrorException",
+  "UnauthorizedOperation",
+  "KMS.AccessDeniedException",
+  "KmsAccessDeniedException"
+])
+
+const timeoutCodes: ReadonlySet<string> = new Set(["TimeoutError", "RequestTimeout", "RequestTimeoutException"])
+
+/**
+ * Where a failure happened, and the credentials generation the call used.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Context {
+  readonly service: string
+  readonly operation: string
+  readonly generation: number
+}
+
+const principalOf = (message: string): string | undefined =>
+  /User: (\S+) is not authorized/.exec(message)?.[1] ?? /principal[:\s]+(arn:\S+)/i.exec(message)?.[1]
+
+/**
+ * Sorts any error an SDK call can throw into the taxonomy: by its name, `$metadata.httpStatusCode`,
+ * `$retryable` and Node errno.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const classify = (error: unknown, context: Context): AwsError => {
+  if (isAwsError(error)) return error
+  const e: Partial<SdkError> & { code?: string; message?: string } = Predicate.isObject(error) ? error as any : {}
+  const name = typeof e.name === "string" ? e.name : "Unknown"
+  const message = typeof e.message === "string" ? e.message : ""
+  const httpStatus = e.$metadata?.httpStatusCode
+  const common: Common = {
+    service: context.service,
+    operation: context.operation,
+    cause: error,
+    httpStatus,
+    requestId: e.$metadata?.requestId ?? e.$metadata?.extendedRequestId
+  }
+  const sdkError = e as SdkError
+  // A signature the SDK has already re-signed with a corrected clock is worth one more try as it is.
+  if (isClockSkewCorrectedError(sdkError) || (name === "InvalidSignatureException" && message.includes("Signature expired"))) {
+    return new TransientError({ ...common, kind: "clockSkew", code: name })
+  }
+  const reason = credentialReasons[name]
+  if (reason !== undefined) return new CredentialsError({ ...common, reason, generation: context.generation })
+  if (isThrottlingError(sdkError)) return new ThrottlingError({ ...common, code: name })
+  if (accessDeniedCodes.has(name)) {
+    return new AccessDeniedError({ ...common, code: name, principal: principalOf(message) })
+  }
+  if (isTransientError(sdkError) || isServerError(sdkError) || (httpStatus !== undefined && httpStatus >= 500)) {
+    const errno = typeof e.code === "string" ? e.code : undefined
+    const kind: TransientKind = httpStatus !== undefined && httpStatus >= 500
+      ? "server"
+      : timeoutCodes.has(name) || errno === "ETIMEDOUT"
+      ? "timeout"
+      : "network"
+    return new TransientError({ ...common, kind, code: errno ?? name })
+  }
+  return new ServiceError({ ...common, code: name })
+}

@@ -1,0 +1,449 @@
+/**
+ * The credentials service: resolves through the SDK's own providers, caches the result with its source,
+ * expiration and a generation number, refreshes before expiry, and refreshes on demand only once per stale
+ * generation however many fibers ask.
+ *
+ * @since 0.1.0
+ */
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts"
+import {
+  fromEnv,
+  fromHttp,
+  fromNodeProviderChain,
+  fromTemporaryCredentials
+} from "@aws-sdk/credential-providers"
+import type { AwsCredentialIdentity } from "@smithy/types"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { NodeInspectSymbol } from "effect/Inspectable"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
+import * as AwsError from "./AwsError.js"
+import * as Metrics from "./Metrics.js"
+
+/**
+ * Shows at most the last 4 characters of an access key id.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const maskAccessKeyId = (accessKeyId: string): string =>
+  accessKeyId.length <= 4 ? "****" : `****${accessKeyId.slice(-4)}`
+
+/**
+ * One resolved set of credentials. Printing or logging it shows only the masked access key id.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class AwsCredentials {
+  constructor(
+    readonly accessKeyId: string,
+    readonly secretAccessKey: Redacted.Redacted<string>,
+    readonly sessionToken: Redacted.Redacted<string> | undefined,
+    readonly expiration: Date | undefined,
+    /** Which provider produced the set, e.g. `environment`, `container`, `imds`, `profile`. */
+    readonly source: string,
+    /** Increases with each new set this service resolves. */
+    readonly generation: number
+  ) {}
+  /** The access key id with all but its last 4 characters hidden. */
+  get maskedAccessKeyId(): string {
+    return maskAccessKeyId(this.accessKeyId)
+  }
+  /** The plain identity the SDK signs with. */
+  toSdk(): AwsCredentialIdentity {
+    return {
+      accessKeyId: this.accessKeyId,
+      secretAccessKey: Redacted.value(this.secretAccessKey),
+      ...(this.sessionToken ? { sessionToken: Redacted.value(this.sessionToken) } : {}),
+      ...(this.expiration ? { expiration: this.expiration } : {})
+    }
+  }
+  toJSON(): unknown {
+    return {
+      _id: "AwsCredentials",
+      accessKeyId: this.maskedAccessKeyId,
+      source: this.source,
+      generation: this.generation,
+      expiration: this.expiration?.toISOString()
+    }
+  }
+  toString(): string {
+    return `AwsCredentials(${this.maskedAccessKeyId}, ${this.source}, generation ${this.generation})`
+  }
+  [NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+}
+
+/**
+ * A way to produce credentials. `load` makes one fresh resolution each time it runs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Provider {
+  readonly name: string
+  readonly load: Effect.Effect<AwsCredentialIdentity, unknown>
+}
+
+const fromSdk = (name: string, make: () => () => Promise<AwsCredentialIdentity>): Provider => ({
+  name,
+  // A new SDK provider per resolution: the SDK's chain memoizes, and we must be able to force a fresh set.
+  load: Effect.tryPromise({ try: () => make()(), catch: (e) => e })
+})
+
+/**
+ * The SDK's default Node chain: environment (Lambda), container endpoint (ECS, EKS Pod Identity), web
+ * identity, profile, then IMDS.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const chain = (init?: Parameters<typeof fromNodeProviderChain>[0]): Provider =>
+  fromSdk("chain", () => fromNodeProviderChain(init))
+
+/**
+ * Fixed credentials, e.g. from a secret store.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromStatic = (options: {
+  readonly accessKeyId: string
+  readonly secretAccessKey: Redacted.Redacted<string>
+  readonly sessionToken?: Redacted.Redacted<string> | undefined
+  readonly expiration?: Date | undefined
+}): Provider => ({
+  name: "static",
+  load: Effect.sync(() => ({
+    accessKeyId: options.accessKeyId,
+    secretAccessKey: Redacted.value(options.secretAccessKey),
+    ...(options.sessionToken ? { sessionToken: Redacted.value(options.sessionToken) } : {}),
+    ...(options.expiration ? { expiration: options.expiration } : {})
+  }))
+})
+
+/**
+ * Only the environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), as on Lambda.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const environment = (): Provider => fromSdk("environment", () => fromEnv())
+
+/**
+ * The container credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI` or `..._RELATIVE_URI`, with
+ * `AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]`), as on ECS and EKS Pod Identity.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const container = (options?: { readonly timeout?: Duration.DurationInput; readonly maxRetries?: number }): Provider =>
+  fromSdk("container", () =>
+    fromHttp({ timeout: Duration.toMillis(options?.timeout ?? "1 second"), maxRetries: options?.maxRetries ?? 3 }))
+
+/**
+ * Assumes a role through STS, signing with `source` (default: the Node chain).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const assumeRole = (options: {
+  readonly roleArn: string
+  readonly sessionName?: string
+  readonly duration?: Duration.DurationInput
+  readonly region?: string
+  readonly source?: Provider
+}): Provider => {
+  const source = options.source
+  return fromSdk("assume-role", () =>
+    fromTemporaryCredentials({
+      params: {
+        RoleArn: options.roleArn,
+        RoleSessionName: options.sessionName ?? "aws-resilience",
+        ...(options.duration ? { DurationSeconds: Math.round(Duration.toSeconds(options.duration)) } : {})
+      },
+      ...(source ? { masterCredentials: () => Effect.runPromise(source.load) } : {}),
+      ...(options.region ? { clientConfig: { region: options.region } } : {})
+    }))
+}
+
+// The SDK stamps each identity with the provider feature that produced it (`$source`).
+const sourceFeatures: ReadonlyArray<readonly [string, string]> = [
+  ["CREDENTIALS_ENV_VARS_STS_WEB_ID_TOKEN", "web-identity"],
+  ["CREDENTIALS_STS_ASSUME_ROLE_WEB_ID", "web-identity"],
+  ["CREDENTIALS_PROFILE_STS_WEB_ID_TOKEN", "web-identity"],
+  ["CREDENTIALS_STS_ASSUME_ROLE", "assume-role"],
+  ["CREDENTIALS_ENV_VARS", "environment"],
+  ["CREDENTIALS_HTTP", "container"],
+  ["CREDENTIALS_IMDS", "imds"],
+  ["CREDENTIALS_PROFILE_SSO", "sso"],
+  ["CREDENTIALS_SSO", "sso"],
+  ["CREDENTIALS_PROFILE_PROCESS", "process"],
+  ["CREDENTIALS_PROCESS", "process"],
+  ["CREDENTIALS_PROFILE", "profile"],
+  ["CREDENTIALS_CODE", "static"]
+]
+
+const sourceOf = (identity: AwsCredentialIdentity, provider: Provider): string => {
+  const features = (identity as { $source?: Record<string, string> }).$source
+  if (features) {
+    for (const [feature, source] of sourceFeatures) {
+      if (feature in features) return source
+    }
+  }
+  return provider.name
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Where credentials come from. Default: the SDK's Node chain. */
+  readonly provider?: Provider | undefined
+  /**
+   * Inside this window before expiry, a call is served the current set while a refresh runs in the
+   * background. Default 10 minutes: botocore's mandatory threshold, so we start early enough that callers
+   * rarely wait, yet later than botocore's 15-minute advisory so that 15-minute STS sessions are not
+   * refreshed constantly.
+   */
+  readonly advisoryWindow?: Duration.DurationInput | undefined
+  /**
+   * Inside this window callers wait for a new set. Default 5 minutes, the JS SDK's own expiry window, so we
+   * never sign with a set that the SDK itself would already consider expired.
+   */
+  readonly mandatoryWindow?: Duration.DurationInput | undefined
+  /** A provider that takes longer than this counts as a `ProviderFailure`. Default 5 seconds. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Call STS `GetCallerIdentity` on the first resolution and log the account and ARN. */
+  readonly verify?: boolean | undefined
+  /** Region for `verify`. Default: the SDK's own resolution (`AWS_REGION`). */
+  readonly region?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** The current set, resolving or refreshing it first when there is none or it is about to expire. */
+  readonly get: Effect.Effect<AwsCredentials, AwsError.CredentialsError | AwsError.ConfigurationError>
+  /** Resolves a new set, but only if `staleGeneration` is still the current generation. */
+  readonly refresh: (
+    staleGeneration: number
+  ) => Effect.Effect<AwsCredentials, AwsError.CredentialsError | AwsError.ConfigurationError>
+  /** The cached set, without resolving anything. */
+  readonly current: Effect.Effect<Option.Option<AwsCredentials>>
+  /** How many times the provider has been called. */
+  readonly resolutions: Effect.Effect<number>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Credentials extends Context.Tag("@aws-resilience/core/Credentials")<Credentials, Service>() {}
+
+const refusedUri = /URL not accepted|No HTTP credential provider host provided/
+
+const providerFailure = (provider: Provider, generation: number, cause: unknown) => {
+  const message = cause instanceof Error ? cause.message : String(cause)
+  if (refusedUri.test(message)) {
+    return new AwsError.ConfigurationError({
+      setting: process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI !== undefined
+        ? "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+        : "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+      detail: `the SDK refused the container credentials URI: ${message.split("\n")[0]}`,
+      cause
+    })
+  }
+  return new AwsError.CredentialsError({
+    service: "credentials",
+    operation: provider.name,
+    reason: "ProviderFailure",
+    generation,
+    cause
+  })
+}
+
+/**
+ * Warnings for credential sets that are almost always a misconfiguration.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const misconfigurations = (
+  identity: AwsCredentialIdentity,
+  env: Readonly<Record<string, string | undefined>> = process.env
+): ReadonlyArray<string> => {
+  const warnings: Array<string> = []
+  if (identity.accessKeyId.startsWith("ASIA") && !identity.sessionToken) {
+    warnings.push(
+      `temporary access key ${maskAccessKeyId(identity.accessKeyId)} (ASIA...) has no session token: every call ` +
+        `will fail with InvalidClientTokenId. Set AWS_SESSION_TOKEN alongside AWS_ACCESS_KEY_ID.`
+    )
+  }
+  if (env.AWS_PROFILE && env.AWS_ACCESS_KEY_ID) {
+    warnings.push(
+      `AWS_PROFILE (${env.AWS_PROFILE}) is set beside static keys in AWS_ACCESS_KEY_ID: the SDK chain skips the ` +
+        `environment keys and uses the profile. Unset one of them.`
+    )
+  }
+  return warnings
+}
+
+const verifyIdentity = (credentials: AwsCredentials, region: string | undefined) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() =>
+      new STSClient({ ...(region ? { region } : {}), credentials: credentials.toSdk(), maxAttempts: 1 })
+    ),
+    (sts) =>
+      Effect.tryPromise({
+        try: (signal) => sts.send(new GetCallerIdentityCommand({}), { abortSignal: signal }),
+        catch: (e) => {
+          const error = AwsError.classify(e, { service: "sts", operation: "GetCallerIdentity", generation: credentials.generation })
+          return error._tag === "CredentialsError" || error._tag === "ConfigurationError" ? error : new AwsError.CredentialsError({
+            service: "sts",
+            operation: "GetCallerIdentity",
+            reason: "ProviderFailure",
+            generation: credentials.generation,
+            cause: error
+          })
+        }
+      }).pipe(
+        Effect.tap((identity) =>
+          Effect.logInfo("credentials verified").pipe(
+            Effect.annotateLogs({ account: identity.Account ?? "?", arn: identity.Arn ?? "?" })
+          )
+        )
+      ),
+    (sts) => Effect.sync(() => sts.destroy())
+  )
+
+/**
+ * Builds the service. Background refreshes run in the surrounding scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<Service, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const provider = options.provider ?? chain()
+    const advisory = Duration.toMillis(options.advisoryWindow ?? "10 minutes")
+    const mandatory = Duration.toMillis(options.mandatoryWindow ?? "5 minutes")
+    const timeout = options.timeout ?? "5 seconds"
+    const state = yield* Ref.make(Option.none<AwsCredentials>())
+    const resolutions = yield* Ref.make(0)
+    const backgroundRunning = yield* Ref.make(false)
+    const lock = yield* Effect.makeSemaphore(1)
+    const scope = yield* Effect.scope
+    let verified = !options.verify
+
+    const generationOf = Effect.map(Ref.get(state), Option.match({ onNone: () => 0, onSome: (c) => c.generation }))
+
+    const resolve = (generation: number) =>
+      Effect.gen(function*() {
+        yield* Ref.update(resolutions, (n) => n + 1)
+        yield* Metric.increment(Metrics.credentialRefreshes)
+        const identity = yield* provider.load.pipe(
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () => new Error(`credential provider ${provider.name} did not answer within ${Duration.format(timeout)}`)
+          }),
+          Effect.mapError((cause) => providerFailure(provider, generation - 1, cause))
+        )
+        const credentials = new AwsCredentials(
+          identity.accessKeyId,
+          Redacted.make(identity.secretAccessKey),
+          identity.sessionToken ? Redacted.make(identity.sessionToken) : undefined,
+          identity.expiration,
+          sourceOf(identity, provider),
+          generation
+        )
+        for (const warning of misconfigurations(identity)) yield* Effect.logWarning(warning)
+        if (!verified) {
+          yield* verifyIdentity(credentials, options.region)
+          verified = true
+        }
+        yield* Effect.logInfo("credentials resolved").pipe(
+          Effect.annotateLogs({
+            source: credentials.source,
+            accessKeyId: credentials.maskedAccessKeyId,
+            generation: credentials.generation,
+            expires: credentials.expiration?.toISOString() ?? "never (served until rejected)"
+          })
+        )
+        yield* Ref.set(state, Option.some(credentials))
+        return credentials
+      }).pipe(Effect.withSpan("Credentials.resolve", { attributes: { provider: provider.name } }))
+
+    // Single-flight: whoever holds the lock resolves; a waiter that finds a newer generation takes it instead.
+    const resolveIfStill = (seen: number) =>
+      lock.withPermits(1)(
+        Effect.flatMap(Ref.get(state), (current) =>
+          Option.isSome(current) && current.value.generation > seen
+            ? Effect.succeed(current.value)
+            : resolve(seen + 1))
+      )
+
+    const refreshInBackground = (seen: number) =>
+      Effect.flatMap(Ref.getAndSet(backgroundRunning, true), (running) =>
+        running ? Effect.void : resolveIfStill(seen).pipe(
+          Effect.catchAll((e) => Effect.logWarning("background credentials refresh failed; serving the current set", e.message)),
+          Effect.ensuring(Ref.set(backgroundRunning, false)),
+          Effect.forkIn(scope),
+          Effect.asVoid
+        ))
+
+    const get = Effect.gen(function*() {
+      const current = yield* Ref.get(state)
+      if (Option.isNone(current)) return yield* resolveIfStill(0)
+      const credentials = current.value
+      if (credentials.expiration === undefined) return credentials
+      const left = credentials.expiration.getTime() - (yield* Clock.currentTimeMillis)
+      if (left <= mandatory) return yield* resolveIfStill(credentials.generation)
+      if (left <= advisory) yield* refreshInBackground(credentials.generation)
+      return credentials
+    })
+
+    return {
+      get,
+      refresh: (staleGeneration) =>
+        Effect.flatMap(generationOf, (generation) =>
+          generation > staleGeneration ? get : resolveIfStill(staleGeneration)),
+      current: Ref.get(state),
+      resolutions: Ref.get(resolutions)
+    } satisfies Service
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<Credentials> => Layer.scoped(Credentials, make(options))
+
+/**
+ * Reads `verify` (`AWS_RESILIENCE_VERIFY_CREDENTIALS`) and the windows from config; the provider is the Node chain
+ * unless given.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Omit<Options, "provider">> = {
+    verify: Config.withDefault(Config.boolean("AWS_RESILIENCE_VERIFY_CREDENTIALS"), false)
+  },
+  provider?: Provider
+): Layer.Layer<Credentials, ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), (options) => layer({ ...options, provider })))

@@ -1,0 +1,127 @@
+/**
+ * Runs SDK calls through a `ManagedClient` with a retry policy: an abort signal per attempt, a span per call,
+ * a budget per client, and credential renewal (refresh, then rebuild, each once per generation) before a
+ * retry after a `CredentialsError`.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as AwsError from "./AwsError.js"
+import type * as ManagedClient from "./ManagedClient.js"
+import * as Metrics from "./Metrics.js"
+import * as RetryPolicy from "./RetryPolicy.js"
+
+/**
+ * One operation on a client: its name, and how to run it given an abort signal.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Operation<C, A> {
+  readonly name: string
+  readonly run: (client: C, signal: AbortSignal) => Promise<A>
+}
+
+/**
+ * The shape of an SDK v3 command: what `client.send` takes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Command<Input, Output> {
+  readonly input: Input
+  /** Phantom: the SDK's commands carry their output type here. */
+  readonly resolveMiddleware: (...args: Array<any>) => (...args: Array<any>) => Promise<{ output: Output }>
+}
+
+/**
+ * What `send` needs of an SDK v3 client.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SdkClient {
+  send(command: any, options?: { abortSignal?: AbortSignal }): Promise<any>
+  destroy(): void
+}
+
+const operationName = (command: object): string => command.constructor.name.replace(/Command$/, "")
+
+/**
+ * Runs one operation through the client with the policy in context (or the SDK's standard mode).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const execute: {
+  <C, A>(operation: Operation<C, A>): (self: ManagedClient.ManagedClient<C>) => Effect.Effect<A, AwsError.AwsError>
+  <C, A>(self: ManagedClient.ManagedClient<C>, operation: Operation<C, A>): Effect.Effect<A, AwsError.AwsError>
+} = dual(2, <C, A>(self: ManagedClient.ManagedClient<C>, operation: Operation<C, A>) =>
+  Effect.gen(function*() {
+    const policy = Option.getOrElse(yield* Effect.serviceOption(RetryPolicy.RetryPolicy), () => RetryPolicy.standard)
+    const context = { service: self.service, operation: operation.name }
+    let lastCost = Option.none<number>()
+
+    const attempt = self.use((client, generation) =>
+      Effect.tryPromise({
+        try: (signal) => operation.run(client, signal),
+        catch: (error) => AwsError.classify(error, { ...context, generation })
+      })
+    )
+
+    const beforeRetry = (error: AwsError.AwsError): Effect.Effect<boolean> =>
+      Effect.gen(function*() {
+        if (error._tag === "CredentialsError") {
+          // Renewal is not load on the service, so it is not charged to the budget; the attempt limit bounds it.
+          yield* self.renew(error.generation).pipe(
+            Effect.catchAll((e) => Effect.logWarning("credentials renewal failed; the next attempt will retry it", e.message))
+          )
+        } else {
+          const cost = yield* self.budget.acquire(error)
+          if (Option.isNone(cost)) {
+            yield* Effect.logDebug("retry budget exhausted; not retrying", error.message)
+            return false
+          }
+          lastCost = cost
+        }
+        yield* Metric.increment(Metric.taggedWithLabels(Metrics.retries, [
+          MetricLabel.make("error", error._tag),
+          MetricLabel.make("service", self.service),
+          MetricLabel.make("operation", operation.name)
+        ]))
+        return true
+      })
+
+    const result = yield* Effect.retry(attempt, policy.schedule.pipe(Schedule.checkEffect(beforeRetry)))
+    yield* self.budget.release(lastCost)
+    return result
+  }).pipe(
+    Metric.trackDuration(Metric.taggedWithLabels(Metrics.callDuration, [
+      MetricLabel.make("service", self.service),
+      MetricLabel.make("operation", operation.name)
+    ])),
+    Effect.withSpan(`${self.service}.${operation.name}`, {
+      kind: "client",
+      attributes: { "rpc.system": "aws-api", "rpc.service": self.service, "rpc.method": operation.name }
+    })
+  ))
+
+/**
+ * Sends one SDK command, e.g. `Resilience.send(client, new PutItemCommand(input))`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const send: {
+  <I, O>(command: Command<I, O>): <C extends SdkClient>(self: ManagedClient.ManagedClient<C>) => Effect.Effect<O, AwsError.AwsError>
+  <C extends SdkClient, I, O>(self: ManagedClient.ManagedClient<C>, command: Command<I, O>): Effect.Effect<O, AwsError.AwsError>
+} = dual(2, <C extends SdkClient, I, O>(self: ManagedClient.ManagedClient<C>, command: Command<I, O>) =>
+  execute(self, {
+    name: operationName(command),
+    run: (client, signal) => client.send(command, { abortSignal: signal }) as Promise<O>
+  }))

@@ -1,0 +1,133 @@
+/**
+ * A retry policy: an Effect `Schedule` over `AwsError` plus the predicate that says what is worth retrying.
+ * The default mirrors the SDK's standard mode, with its numbers taken from `@smithy/core/retry`.
+ *
+ * @since 0.1.0
+ */
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_RETRY_DELAY_BASE,
+  ENV_MAX_ATTEMPTS,
+  MAXIMUM_RETRY_DELAY,
+  THROTTLING_RETRY_DELAY_BASE
+} from "@smithy/core/retry"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
+import type * as AwsError from "./AwsError.js"
+import type * as RetryBudget from "./RetryBudget.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Attempts in total, the first included. Default 3, or `AWS_MAX_ATTEMPTS` with `layerConfig`. */
+  readonly maxAttempts?: number | undefined
+  /** Base of the exponential backoff. Default 100 ms. */
+  readonly baseDelay?: Duration.DurationInput | undefined
+  /** Base of the backoff after throttling. Default 500 ms. */
+  readonly throttlingBaseDelay?: Duration.DurationInput | undefined
+  /** Cap on one delay. Default 20 s. */
+  readonly maxDelay?: Duration.DurationInput | undefined
+  /** What is retried. Default: credentials, throttling and transient failures. */
+  readonly isRetryable?: ((error: AwsError.AwsError) => boolean) | undefined
+  /** The per-client retry budget. */
+  readonly budget?: RetryBudget.Options | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Policy {
+  readonly maxAttempts: number
+  readonly isRetryable: (error: AwsError.AwsError) => boolean
+  /** Decides whether and when to retry, given the error of the last attempt. */
+  readonly schedule: Schedule.Schedule<unknown, AwsError.AwsError>
+  /** The largest delay before retry number `retry` (0-based) after `error`. */
+  readonly maxDelayBefore: (retry: number, error: AwsError.AwsError) => Duration.Duration
+  readonly budget: RetryBudget.Options
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class RetryPolicy extends Context.Tag("@aws-resilience/core/RetryPolicy")<RetryPolicy, Policy>() {}
+
+/**
+ * Credentials, throttling and transient failures are retried; access denied, other service errors and
+ * configuration errors fail at once.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const defaultIsRetryable = (error: AwsError.AwsError): boolean =>
+  error._tag === "CredentialsError" || error._tag === "ThrottlingError" || error._tag === "TransientError"
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Policy => {
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
+  const base = Duration.toMillis(options.baseDelay ?? Duration.millis(DEFAULT_RETRY_DELAY_BASE))
+  const throttlingBase = Duration.toMillis(options.throttlingBaseDelay ?? Duration.millis(THROTTLING_RETRY_DELAY_BASE))
+  const cap = Duration.toMillis(options.maxDelay ?? Duration.millis(MAXIMUM_RETRY_DELAY))
+  const isRetryable = options.isRetryable ?? defaultIsRetryable
+  const maxDelayBefore = (retry: number, error: AwsError.AwsError) =>
+    Duration.millis(Math.min(cap, (error._tag === "ThrottlingError" ? throttlingBase : base) * 2 ** retry))
+  // Full jitter: a uniform delay in [0, min(cap, base * 2^retry)). Random is Effect's, so TestRandom drives it.
+  const schedule = Schedule.identity<AwsError.AwsError>().pipe(
+    Schedule.intersect(Schedule.recurs(Math.max(0, maxAttempts - 1))),
+    Schedule.whileInput(isRetryable),
+    Schedule.addDelayEffect(([error, retry]) =>
+      Effect.map(Random.next, (r) => Duration.millis(Math.floor(r * Duration.toMillis(maxDelayBefore(retry, error)))))
+    ),
+    Schedule.map(([error]) => error)
+  )
+  return { maxAttempts, isRetryable, schedule, maxDelayBefore, budget: options.budget ?? {} }
+}
+
+/**
+ * The SDK's standard mode: 3 attempts, full-jitter exponential backoff from 100 ms (500 ms after throttling),
+ * capped at 20 s.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const standard: Policy = make()
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<RetryPolicy> => Layer.succeed(RetryPolicy, make(options))
+
+/**
+ * `maxAttempts` as the SDK reads it: `AWS_MAX_ATTEMPTS`, a positive integer, default 3.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const maxAttemptsConfig: Config.Config<number> = Config.integer(ENV_MAX_ATTEMPTS).pipe(
+  Config.validate({ message: "must be a whole number of attempts, at least 1", validation: (n) => n >= 1 }),
+  Config.withDefault(DEFAULT_MAX_ATTEMPTS)
+)
+
+/**
+ * Reads `AWS_MAX_ATTEMPTS`; a malformed value fails with a `ConfigError` naming it.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Omit<Options, "maxAttempts"> = {}
+): Layer.Layer<RetryPolicy, ConfigError.ConfigError> =>
+  Layer.effect(RetryPolicy, Effect.map(maxAttemptsConfig, (maxAttempts) => make({ ...options, maxAttempts })))

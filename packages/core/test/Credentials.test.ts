@@ -1,0 +1,150 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, HashSet, Logger, Option, Redacted, Ref, TestClock } from "effect"
+import { Credentials } from "../src/index.js"
+import { countingProvider } from "./fixtures.js"
+
+const captureLogs = Effect.map(Ref.make<ReadonlyArray<string>>([]), (lines) => ({
+  lines: Ref.get(lines),
+  logger: Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ annotations, logLevel, message }) =>
+      Effect.runSync(Ref.update(lines, (all) => [...all, `${logLevel.label} ${String(message)} ${JSON.stringify([...annotations])}`]))
+    )
+  )
+}))
+
+describe("Credentials", () => {
+  it.scoped("calls the provider once however many fibers ask at once", () =>
+    Effect.gen(function*() {
+      const provider = yield* countingProvider({ latency: "1 second" })
+      const credentials = yield* Credentials.make({ provider })
+      const fiber = yield* Effect.fork(Effect.all(Array.from({ length: 50 }, () => credentials.get), { concurrency: "unbounded" }))
+      yield* TestClock.adjust("1 second")
+      const all = yield* Fiber.join(fiber)
+      assert.strictEqual(yield* provider.calls, 1)
+      assert.deepStrictEqual(HashSet.size(HashSet.fromIterable(all.map((c) => c.generation))), 1)
+      assert.strictEqual(all[0]!.generation, 1)
+    }))
+
+  it.scoped("refresh(stale) resolves once per generation, and a late caller does not refresh again", () =>
+    Effect.gen(function*() {
+      const provider = yield* countingProvider({ latency: "100 millis" })
+      const credentials = yield* Credentials.make({ provider })
+      const first = yield* Effect.fork(credentials.get)
+      yield* TestClock.adjust("100 millis")
+      assert.strictEqual((yield* Fiber.join(first)).generation, 1)
+      const refreshes = yield* Effect.fork(Effect.all(Array.from({ length: 20 }, () => credentials.refresh(1)), { concurrency: "unbounded" }))
+      yield* TestClock.adjust("100 millis")
+      const refreshed = yield* Fiber.join(refreshes)
+      assert.isTrue(refreshed.every((c) => c.generation === 2))
+      assert.strictEqual(yield* provider.calls, 2)
+      const late = yield* credentials.refresh(1)
+      assert.strictEqual(late.generation, 2)
+      assert.strictEqual(yield* provider.calls, 2)
+      assert.strictEqual(yield* credentials.resolutions, 2)
+    }))
+
+  it.scoped("refreshes in the background in the advisory window and makes callers wait in the mandatory one", () =>
+    Effect.gen(function*() {
+      const provider = yield* countingProvider({ lifetime: "30 minutes", latency: "1 second" })
+      const credentials = yield* Credentials.make({ provider, advisoryWindow: "10 minutes", mandatoryWindow: "5 minutes" })
+      const first = yield* Effect.fork(credentials.get)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(first)).generation, 1)
+      // 9 minutes left: served at once, while a refresh runs in the background.
+      yield* TestClock.adjust("21 minutes")
+      assert.strictEqual((yield* credentials.get).generation, 1)
+      assert.strictEqual((yield* credentials.get).generation, 1)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* credentials.get).generation, 2)
+      assert.strictEqual(yield* provider.calls, 2)
+      // 4 minutes left of generation 2: the caller waits for generation 3.
+      yield* TestClock.adjust("26 minutes")
+      const waiting = yield* Effect.fork(credentials.get)
+      yield* TestClock.adjust("500 millis")
+      assert.isNull(yield* Fiber.poll(waiting).pipe(Effect.map(Option.getOrNull)))
+      yield* TestClock.adjust("500 millis")
+      assert.strictEqual((yield* Fiber.join(waiting)).generation, 3)
+    }))
+
+  it.scoped("serves credentials without an expiration until told otherwise", () =>
+    Effect.gen(function*() {
+      const provider = yield* countingProvider()
+      const credentials = yield* Credentials.make({ provider })
+      assert.strictEqual((yield* credentials.get).generation, 1)
+      yield* TestClock.adjust("30 days")
+      assert.strictEqual((yield* credentials.get).generation, 1)
+      assert.strictEqual(yield* provider.calls, 1)
+    }))
+
+  it.scoped("bounds a hanging provider with a timeout, as a ProviderFailure", () =>
+    Effect.gen(function*() {
+      const credentials = yield* Credentials.make({ provider: { name: "hangs", load: Effect.never }, timeout: "2 seconds" })
+      const fiber = yield* Effect.fork(Effect.flip(credentials.get))
+      yield* TestClock.adjust("2 seconds")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "CredentialsError")
+      assert.strictEqual(error._tag === "CredentialsError" && error.reason, "ProviderFailure")
+      assert.include(error.message, "did not answer within 2s")
+    }))
+
+  it.scoped("logs the source and expiry, never a secret", () =>
+    Effect.gen(function*() {
+      const logs = yield* captureLogs
+      const credentials = yield* Credentials.make({
+        provider: Credentials.fromStatic({
+          accessKeyId: "AKIAEXAMPLEKEY12WXYZ",
+          secretAccessKey: Redacted.make("very-secret-value")
+        })
+      })
+      const set = yield* credentials.get.pipe(Effect.provide(logs.logger))
+      const lines = (yield* logs.lines).join("\n")
+      assert.include(lines, "credentials resolved")
+      assert.include(lines, "static")
+      assert.include(lines, "****WXYZ")
+      assert.notInclude(lines, "AKIAEXAMPLEKEY12")
+      assert.notInclude(lines, "very-secret-value")
+      assert.notInclude(JSON.stringify(set), "very-secret-value")
+      assert.notInclude(String(set), "AKIAEXAMPLE")
+    }))
+
+  it.scoped("warns about a temporary key without a session token", () =>
+    Effect.gen(function*() {
+      const logs = yield* captureLogs
+      const credentials = yield* Credentials.make({
+        provider: Credentials.fromStatic({ accessKeyId: "ASIATEMPORARYKEY9876", secretAccessKey: Redacted.make("s") })
+      })
+      yield* credentials.get.pipe(Effect.provide(logs.logger))
+      const warning = (yield* logs.lines).find((l) => l.startsWith("WARN"))
+      assert.isDefined(warning)
+      assert.include(warning!, "AWS_SESSION_TOKEN")
+      assert.include(warning!, "****9876")
+    }))
+
+  it("warns when AWS_PROFILE is set beside static keys", () => {
+    const identity = { accessKeyId: "AKIAEXAMPLE", secretAccessKey: "s" }
+    assert.deepStrictEqual(Credentials.misconfigurations(identity, {}), [])
+    const [warning] = Credentials.misconfigurations(identity, { AWS_PROFILE: "dev", AWS_ACCESS_KEY_ID: "AKIAEXAMPLE" })
+    assert.include(warning!, "AWS_PROFILE")
+    assert.include(warning!, "Unset one of them")
+  })
+
+  it.scoped("names the setting when the SDK refuses the container credentials URI", () =>
+    Effect.gen(function*() {
+      const saved = process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI
+      process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI = "http://credentials.example/role"
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          if (saved === undefined) delete process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI
+          else process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI = saved
+        })
+      )
+      const credentials = yield* Credentials.make({ provider: Credentials.container() })
+      const exit = yield* Effect.exit(credentials.get)
+      assert.isTrue(Exit.isFailure(exit))
+      const error = yield* Effect.flip(credentials.get)
+      assert.strictEqual(error._tag, "ConfigurationError")
+      assert.strictEqual(error._tag === "ConfigurationError" && error.setting, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+      assert.include(error.message, "URL not accepted")
+    }))
+})
