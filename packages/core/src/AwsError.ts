@@ -54,7 +54,9 @@ export type CredentialsReason =
 
 const describe = (self: Common, what: string): string =>
   `${self.service}.${self.operation}: ${what}` +
-  (self.httpStatus !== undefined ? ` (HTTP ${self.httpStatus}` + (self.requestId ? `, request id ${self.requestId})` : ")") : "")
+  (self.httpStatus !== undefined
+    ? ` (HTTP ${self.httpStatus}` + (self.requestId ? `, request id ${self.requestId})` : ")")
+    : "")
 
 const causeMessage = (cause: unknown): string =>
   Predicate.hasProperty(cause, "message") && typeof cause.message === "string" && cause.message.length > 0
@@ -76,7 +78,10 @@ export class CredentialsError extends Data.TaggedError("CredentialsError")<
 > {
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
-    return describe(this, `credentials rejected (${this.reason}, generation ${this.generation}): ${causeMessage(this.cause)}`)
+    return describe(
+      this,
+      `credentials rejected (${this.reason}, generation ${this.generation}): ${causeMessage(this.cause)}`
+    )
   }
 }
 
@@ -187,8 +192,7 @@ export const isAwsError = (u: unknown): u is AwsError => Predicate.hasProperty(u
  * @since 0.1.0
  * @category guards
  */
-export const isCredentialsError = (u: unknown): u is CredentialsError =>
-  isAwsError(u) && u._tag === "CredentialsError"
+export const isCredentialsError = (u: unknown): u is CredentialsError => isAwsError(u) && u._tag === "CredentialsError"
 
 /**
  * True for the modelled error with this code, e.g. `hasCode(e, "ConditionalCheckFailedException")`.
@@ -263,7 +267,10 @@ export const classify = (error: unknown, context: Context): AwsError => {
   }
   const sdkError = e as SdkError
   // A signature the SDK has already re-signed with a corrected clock is worth one more try as it is.
-  if (isClockSkewCorrectedError(sdkError) || (name === "InvalidSignatureException" && message.includes("Signature expired"))) {
+  if (
+    isClockSkewCorrectedError(sdkError) ||
+    (name === "InvalidSignatureException" && message.includes("Signature expired"))
+  ) {
     return new TransientError({ ...common, kind: "clockSkew", code: name })
   }
   const reason = credentialReasons[name]

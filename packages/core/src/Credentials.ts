@@ -6,12 +6,7 @@
  * @since 0.1.0
  */
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts"
-import {
-  fromEnv,
-  fromHttp,
-  fromNodeProviderChain,
-  fromTemporaryCredentials
-} from "@aws-sdk/credential-providers"
+import { fromEnv, fromHttp, fromNodeProviderChain, fromTemporaryCredentials } from "@aws-sdk/credential-providers"
 import type { AwsCredentialIdentity } from "@smithy/types"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
@@ -148,9 +143,13 @@ export const environment = (): Provider => fromSdk("environment", () => fromEnv(
  * @since 0.1.0
  * @category constructors
  */
-export const container = (options?: { readonly timeout?: Duration.DurationInput; readonly maxRetries?: number }): Provider =>
-  fromSdk("container", () =>
-    fromHttp({ timeout: Duration.toMillis(options?.timeout ?? "1 second"), maxRetries: options?.maxRetries ?? 3 }))
+export const container = (
+  options?: { readonly timeout?: Duration.DurationInput; readonly maxRetries?: number }
+): Provider =>
+  fromSdk(
+    "container",
+    () => fromHttp({ timeout: Duration.toMillis(options?.timeout ?? "1 second"), maxRetries: options?.maxRetries ?? 3 })
+  )
 
 /**
  * Assumes a role through STS, signing with `source` (default: the Node chain).
@@ -312,21 +311,25 @@ const verifyIdentity = (credentials: AwsCredentials, region: string | undefined)
       Effect.tryPromise({
         try: (signal) => sts.send(new GetCallerIdentityCommand({}), { abortSignal: signal }),
         catch: (e) => {
-          const error = AwsError.classify(e, { service: "sts", operation: "GetCallerIdentity", generation: credentials.generation })
-          return error._tag === "CredentialsError" || error._tag === "ConfigurationError" ? error : new AwsError.CredentialsError({
+          const error = AwsError.classify(e, {
             service: "sts",
             operation: "GetCallerIdentity",
-            reason: "ProviderFailure",
-            generation: credentials.generation,
-            cause: error
+            generation: credentials.generation
           })
+          return error._tag === "CredentialsError" || error._tag === "ConfigurationError" ?
+            error :
+            new AwsError.CredentialsError({
+              service: "sts",
+              operation: "GetCallerIdentity",
+              reason: "ProviderFailure",
+              generation: credentials.generation,
+              cause: error
+            })
         }
       }).pipe(
-        Effect.tap((identity) =>
-          Effect.logInfo("credentials verified").pipe(
-            Effect.annotateLogs({ account: identity.Account ?? "?", arn: identity.Arn ?? "?" })
-          )
-        )
+        Effect.tap((identity) => Effect.logInfo("credentials verified").pipe(
+          Effect.annotateLogs({ account: identity.Account ?? "?", arn: identity.Arn ?? "?" })
+        ))
       ),
     (sts) => Effect.sync(() => sts.destroy())
   )
@@ -359,7 +362,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
         const identity = yield* provider.load.pipe(
           Effect.timeoutFail({
             duration: timeout,
-            onTimeout: () => new Error(`credential provider ${provider.name} did not answer within ${Duration.format(timeout)}`)
+            onTimeout: () =>
+              new Error(`credential provider ${provider.name} did not answer within ${Duration.format(timeout)}`)
           }),
           Effect.mapError((cause) => providerFailure(provider, generation - 1, cause))
         )
@@ -400,7 +404,9 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
     const refreshInBackground = (seen: number) =>
       Effect.flatMap(Ref.getAndSet(backgroundRunning, true), (running) =>
         running ? Effect.void : resolveIfStill(seen).pipe(
-          Effect.catchAll((e) => Effect.logWarning("background credentials refresh failed; serving the current set", e.message)),
+          Effect.catchAll((e) =>
+            Effect.logWarning("background credentials refresh failed; serving the current set", e.message)
+          ),
           Effect.ensuring(Ref.set(backgroundRunning, false)),
           Effect.forkIn(scope),
           Effect.asVoid
@@ -408,12 +414,20 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
 
     const get = Effect.gen(function*() {
       const current = yield* Ref.get(state)
-      if (Option.isNone(current)) return yield* resolveIfStill(0)
+      if (Option.isNone(current)) {
+        return yield* resolveIfStill(0)
+      }
       const credentials = current.value
-      if (credentials.expiration === undefined) return credentials
+      if (credentials.expiration === undefined) {
+        return credentials
+      }
       const left = credentials.expiration.getTime() - (yield* Clock.currentTimeMillis)
-      if (left <= mandatory) return yield* resolveIfStill(credentials.generation)
-      if (left <= advisory) yield* refreshInBackground(credentials.generation)
+      if (left <= mandatory) {
+        return yield* resolveIfStill(credentials.generation)
+      }
+      if (left <= advisory) {
+        yield* refreshInBackground(credentials.generation)
+      }
       return credentials
     })
 

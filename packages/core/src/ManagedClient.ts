@@ -56,9 +56,13 @@ export interface ManagedClient<C> {
     f: (client: C, generation: number) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | AwsError.CredentialsError | AwsError.ConfigurationError, R>
   /** Builds a new client, once, if the current one is still of `staleGeneration` and newer credentials exist. */
-  readonly rebuild: (staleGeneration: number) => Effect.Effect<void, AwsError.CredentialsError | AwsError.ConfigurationError>
+  readonly rebuild: (
+    staleGeneration: number
+  ) => Effect.Effect<void, AwsError.CredentialsError | AwsError.ConfigurationError>
   /** Refreshes the credentials and rebuilds the client after a `CredentialsError`, each once per generation. */
-  readonly renew: (staleGeneration: number) => Effect.Effect<void, AwsError.CredentialsError | AwsError.ConfigurationError>
+  readonly renew: (
+    staleGeneration: number
+  ) => Effect.Effect<void, AwsError.CredentialsError | AwsError.ConfigurationError>
   /** The retry budget shared by every call through this client. */
   readonly budget: RetryBudget.RetryBudget
   /** The generation of the current client (0 before the first call). */
@@ -139,7 +143,9 @@ export const make = <C extends { destroy(): void }>(
 
     const borrow = Effect.suspend(() => {
       const entry = current
-      if (entry === undefined) return Effect.dieMessage("ManagedClient used after its scope closed")
+      if (entry === undefined) {
+        return Effect.dieMessage("ManagedClient used after its scope closed")
+      }
       entry.borrowers++
       return Effect.succeed(entry)
     })
@@ -147,14 +153,20 @@ export const make = <C extends { destroy(): void }>(
     const giveBack = (entry: Entry<C>) =>
       Effect.sync(() => {
         entry.borrowers--
-        if (entry.retired && entry.borrowers === 0 && live.has(entry)) destroy(entry)
+        if (entry.retired && entry.borrowers === 0 && live.has(entry)) {
+          destroy(entry)
+        }
       })
 
     return {
       service: options.service,
       region: options.region,
       use: (f) =>
-        Effect.zipRight(fresh, Effect.acquireUseRelease(borrow, (entry) => f(entry.client, entry.generation), giveBack)),
+        Effect.zipRight(
+          fresh,
+          Effect.acquireUseRelease(borrow, (entry) =>
+            f(entry.client, entry.generation), giveBack)
+        ),
       rebuild,
       renew: (staleGeneration) => Effect.zipRight(credentials.refresh(staleGeneration), rebuild(staleGeneration)),
       budget,
@@ -184,6 +196,9 @@ export const regionConfig: Effect.Effect<string, AwsError.ConfigurationError> = 
           detail: "is not set: set AWS_REGION to the region your tables and queues live in, e.g. us-east-1"
         })
       ),
-    onSome: (region) => region.trim() === "" ? Effect.fail(new AwsError.ConfigurationError({ setting: "AWS_REGION", detail: "is empty" })) : Effect.succeed(region)
+    onSome: (region) =>
+      region.trim() === ""
+        ? Effect.fail(new AwsError.ConfigurationError({ setting: "AWS_REGION", detail: "is empty" }))
+        : Effect.succeed(region)
   }))
 )

@@ -79,7 +79,9 @@ export const execute: {
         if (error._tag === "CredentialsError") {
           // Renewal is not load on the service, so it is not charged to the budget; the attempt limit bounds it.
           yield* self.renew(error.generation).pipe(
-            Effect.catchAll((e) => Effect.logWarning("credentials renewal failed; the next attempt will retry it", e.message))
+            Effect.catchAll((e) =>
+              Effect.logWarning("credentials renewal failed; the next attempt will retry it", e.message)
+            )
           )
         } else {
           const cost = yield* self.budget.acquire(error)
@@ -118,8 +120,13 @@ export const execute: {
  * @category combinators
  */
 export const send: {
-  <I, O>(command: Command<I, O>): <C extends SdkClient>(self: ManagedClient.ManagedClient<C>) => Effect.Effect<O, AwsError.AwsError>
-  <C extends SdkClient, I, O>(self: ManagedClient.ManagedClient<C>, command: Command<I, O>): Effect.Effect<O, AwsError.AwsError>
+  <I, O>(
+    command: Command<I, O>
+  ): <C extends SdkClient>(self: ManagedClient.ManagedClient<C>) => Effect.Effect<O, AwsError.AwsError>
+  <C extends SdkClient, I, O>(
+    self: ManagedClient.ManagedClient<C>,
+    command: Command<I, O>
+  ): Effect.Effect<O, AwsError.AwsError>
 } = dual(2, <C extends SdkClient, I, O>(self: ManagedClient.ManagedClient<C>, command: Command<I, O>) =>
   execute(self, {
     name: operationName(command),

@@ -5,8 +5,8 @@
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs"
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts"
-import { HttpResponse } from "@smithy/protocol-http"
 import { assert, describe, it } from "@effect/vitest"
+import { HttpResponse } from "@smithy/protocol-http"
 import { Effect } from "effect"
 import { Readable } from "node:stream"
 import { AwsError } from "../src/index.js"
@@ -63,42 +63,227 @@ const services = {
   dynamodb: (reply: Reply) =>
     new DynamoDBClient(config(reply)).send(new PutItemCommand({ TableName: "t", Item: { id: { S: "1" } } })),
   sqs: (reply: Reply) =>
-    new SQSClient(config(reply)).send(new SendMessageCommand({ QueueUrl: "https://sqs.us-east-1.amazonaws.com/1/q", MessageBody: "x" })),
+    new SQSClient(config(reply)).send(
+      new SendMessageCommand({ QueueUrl: "https://sqs.us-east-1.amazonaws.com/1/q", MessageBody: "x" })
+    ),
   sts: (reply: Reply) => new STSClient(config(reply)).send(new GetCallerIdentityCommand({}))
 } as const
 
 const operations = { dynamodb: "PutItem", sqs: "SendMessage", sts: "GetCallerIdentity" } as const
 
 // service, case, the response AWS sends, the SDK exception name, the tag, and the tag's detail.
-const table: ReadonlyArray<readonly [keyof typeof services, string, Reply, string, AwsError.AwsError["_tag"], string]> = [
-  ["dynamodb", "invalid token", json(400, "com.amazon.coral.service#UnrecognizedClientException", invalidToken), "UnrecognizedClientException", "CredentialsError", "UnrecognizedClient"],
-  ["dynamodb", "expired token", json(400, "com.amazon.coral.service#ExpiredTokenException", expiredToken), "ExpiredTokenException", "CredentialsError", "ExpiredToken"],
-  ["dynamodb", "bad signature", json(400, "com.amazon.coral.service#InvalidSignatureException", "The request signature we calculated does not match"), "InvalidSignatureException", "CredentialsError", "InvalidSignature"],
-  ["dynamodb", "no token", json(400, "com.amazon.coral.service#MissingAuthenticationTokenException", "Request is missing Authentication Token"), "MissingAuthenticationTokenException", "CredentialsError", "MissingAuthenticationToken"],
-  ["dynamodb", "throughput", json(400, "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", "The level of configured provisioned throughput for the table was exceeded."), "ProvisionedThroughputExceededException", "ThrottlingError", ""],
-  ["dynamodb", "throttling", json(400, "com.amazon.coral.availability#ThrottlingException", "Rate of requests exceeds the allowed throughput."), "ThrottlingException", "ThrottlingError", ""],
-  ["dynamodb", "500", json(500, "com.amazonaws.dynamodb.v20120810#InternalServerError", "Internal server error"), "InternalServerError", "TransientError", "server"],
-  ["dynamodb", "503", json(503, "com.amazon.coral.availability#ServiceUnavailableException", "Service unavailable"), "ServiceUnavailableException", "TransientError", "server"],
-  ["dynamodb", "access denied", json(400, "com.amazon.coral.service#AccessDeniedException", denied("dynamodb:PutItem")), "AccessDeniedException", "AccessDeniedError", "arn:aws:sts::123456789012:assumed-role/app-role/fn"],
-  ["dynamodb", "condition", json(400, "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", "The conditional request failed"), "ConditionalCheckFailedException", "ServiceError", "ConditionalCheckFailedException"],
-  ["dynamodb", "socket reset", { errno: "ECONNRESET" }, "Error", "TransientError", "network"],
-  ["sqs", "invalid token", json(403, "com.amazon.coral.service#InvalidClientTokenId", invalidToken, "InvalidClientTokenId;Sender"), "InvalidClientTokenId", "CredentialsError", "InvalidClientTokenId"],
-  ["sqs", "expired token", json(403, "com.amazon.coral.service#ExpiredTokenException", expiredToken, "ExpiredToken;Sender"), "ExpiredToken", "CredentialsError", "ExpiredToken"],
-  ["sqs", "bad signature", json(403, "com.amazon.coral.service#SignatureDoesNotMatch", "The request signature we calculated does not match", "SignatureDoesNotMatch;Sender"), "SignatureDoesNotMatch", "CredentialsError", "InvalidSignature"],
-  ["sqs", "throttling", json(400, "com.amazonaws.sqs#RequestThrottled", "Request is throttled.", "RequestThrottled;Sender"), "RequestThrottled", "ThrottlingError", ""],
-  ["sqs", "500", json(500, "com.amazon.coral.service#InternalFailure", "Internal failure", "InternalFailure;Receiver"), "InternalFailure", "TransientError", "server"],
-  ["sqs", "503", json(503, "com.amazon.coral.service#ServiceUnavailable", "Service unavailable", "ServiceUnavailable;Receiver"), "ServiceUnavailable", "TransientError", "server"],
-  ["sqs", "access denied", json(403, "com.amazon.coral.service#AccessDeniedException", denied("sqs:sendmessage"), "AccessDenied;Sender"), "AccessDenied", "AccessDeniedError", "arn:aws:sts::123456789012:assumed-role/app-role/fn"],
-  ["sqs", "socket reset", { errno: "ECONNRESET" }, "Error", "TransientError", "network"],
-  ["sts", "invalid token", xml(403, "InvalidClientTokenId", invalidToken), "InvalidClientTokenId", "CredentialsError", "InvalidClientTokenId"],
-  ["sts", "expired token", xml(400, "ExpiredTokenException", expiredToken), "ExpiredTokenException", "CredentialsError", "ExpiredToken"],
-  ["sts", "bad signature", xml(403, "SignatureDoesNotMatch", "The request signature we calculated does not match"), "SignatureDoesNotMatch", "CredentialsError", "InvalidSignature"],
-  ["sts", "throttling", xml(400, "Throttling", "Rate exceeded"), "Throttling", "ThrottlingError", ""],
-  ["sts", "500", xml(500, "InternalFailure", "Internal failure", "Receiver"), "InternalFailure", "TransientError", "server"],
-  ["sts", "503", xml(503, "ServiceUnavailable", "Service unavailable", "Receiver"), "ServiceUnavailable", "TransientError", "server"],
-  ["sts", "access denied", xml(403, "AccessDenied", denied("sts:GetCallerIdentity")), "AccessDenied", "AccessDeniedError", "arn:aws:sts::123456789012:assumed-role/app-role/fn"],
-  ["sts", "socket reset", { errno: "ECONNRESET" }, "Error", "TransientError", "network"]
-]
+const table: ReadonlyArray<readonly [keyof typeof services, string, Reply, string, AwsError.AwsError["_tag"], string]> =
+  [
+    [
+      "dynamodb",
+      "invalid token",
+      json(400, "com.amazon.coral.service#UnrecognizedClientException", invalidToken),
+      "UnrecognizedClientException",
+      "CredentialsError",
+      "UnrecognizedClient"
+    ],
+    [
+      "dynamodb",
+      "expired token",
+      json(400, "com.amazon.coral.service#ExpiredTokenException", expiredToken),
+      "ExpiredTokenException",
+      "CredentialsError",
+      "ExpiredToken"
+    ],
+    [
+      "dynamodb",
+      "bad signature",
+      json(
+        400,
+        "com.amazon.coral.service#InvalidSignatureException",
+        "The request signature we calculated does not match"
+      ),
+      "InvalidSignatureException",
+      "CredentialsError",
+      "InvalidSignature"
+    ],
+    [
+      "dynamodb",
+      "no token",
+      json(
+        400,
+        "com.amazon.coral.service#MissingAuthenticationTokenException",
+        "Request is missing Authentication Token"
+      ),
+      "MissingAuthenticationTokenException",
+      "CredentialsError",
+      "MissingAuthenticationToken"
+    ],
+    [
+      "dynamodb",
+      "throughput",
+      json(
+        400,
+        "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+        "The level of configured provisioned throughput for the table was exceeded."
+      ),
+      "ProvisionedThroughputExceededException",
+      "ThrottlingError",
+      ""
+    ],
+    [
+      "dynamodb",
+      "throttling",
+      json(
+        400,
+        "com.amazon.coral.availability#ThrottlingException",
+        "Rate of requests exceeds the allowed throughput."
+      ),
+      "ThrottlingException",
+      "ThrottlingError",
+      ""
+    ],
+    [
+      "dynamodb",
+      "500",
+      json(500, "com.amazonaws.dynamodb.v20120810#InternalServerError", "Internal server error"),
+      "InternalServerError",
+      "TransientError",
+      "server"
+    ],
+    [
+      "dynamodb",
+      "503",
+      json(503, "com.amazon.coral.availability#ServiceUnavailableException", "Service unavailable"),
+      "ServiceUnavailableException",
+      "TransientError",
+      "server"
+    ],
+    [
+      "dynamodb",
+      "access denied",
+      json(400, "com.amazon.coral.service#AccessDeniedException", denied("dynamodb:PutItem")),
+      "AccessDeniedException",
+      "AccessDeniedError",
+      "arn:aws:sts::123456789012:assumed-role/app-role/fn"
+    ],
+    [
+      "dynamodb",
+      "condition",
+      json(400, "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", "The conditional request failed"),
+      "ConditionalCheckFailedException",
+      "ServiceError",
+      "ConditionalCheckFailedException"
+    ],
+    ["dynamodb", "socket reset", { errno: "ECONNRESET" }, "Error", "TransientError", "network"],
+    [
+      "sqs",
+      "invalid token",
+      json(403, "com.amazon.coral.service#InvalidClientTokenId", invalidToken, "InvalidClientTokenId;Sender"),
+      "InvalidClientTokenId",
+      "CredentialsError",
+      "InvalidClientTokenId"
+    ],
+    [
+      "sqs",
+      "expired token",
+      json(403, "com.amazon.coral.service#ExpiredTokenException", expiredToken, "ExpiredToken;Sender"),
+      "ExpiredToken",
+      "CredentialsError",
+      "ExpiredToken"
+    ],
+    [
+      "sqs",
+      "bad signature",
+      json(
+        403,
+        "com.amazon.coral.service#SignatureDoesNotMatch",
+        "The request signature we calculated does not match",
+        "SignatureDoesNotMatch;Sender"
+      ),
+      "SignatureDoesNotMatch",
+      "CredentialsError",
+      "InvalidSignature"
+    ],
+    [
+      "sqs",
+      "throttling",
+      json(400, "com.amazonaws.sqs#RequestThrottled", "Request is throttled.", "RequestThrottled;Sender"),
+      "RequestThrottled",
+      "ThrottlingError",
+      ""
+    ],
+    [
+      "sqs",
+      "500",
+      json(500, "com.amazon.coral.service#InternalFailure", "Internal failure", "InternalFailure;Receiver"),
+      "InternalFailure",
+      "TransientError",
+      "server"
+    ],
+    [
+      "sqs",
+      "503",
+      json(503, "com.amazon.coral.service#ServiceUnavailable", "Service unavailable", "ServiceUnavailable;Receiver"),
+      "ServiceUnavailable",
+      "TransientError",
+      "server"
+    ],
+    [
+      "sqs",
+      "access denied",
+      json(403, "com.amazon.coral.service#AccessDeniedException", denied("sqs:sendmessage"), "AccessDenied;Sender"),
+      "AccessDenied",
+      "AccessDeniedError",
+      "arn:aws:sts::123456789012:assumed-role/app-role/fn"
+    ],
+    ["sqs", "socket reset", { errno: "ECONNRESET" }, "Error", "TransientError", "network"],
+    [
+      "sts",
+      "invalid token",
+      xml(403, "InvalidClientTokenId", invalidToken),
+      "InvalidClientTokenId",
+      "CredentialsError",
+      "InvalidClientTokenId"
+    ],
+    [
+      "sts",
+      "expired token",
+      xml(400, "ExpiredTokenException", expiredToken),
+      "ExpiredTokenException",
+      "CredentialsError",
+      "ExpiredToken"
+    ],
+    [
+      "sts",
+      "bad signature",
+      xml(403, "SignatureDoesNotMatch", "The request signature we calculated does not match"),
+      "SignatureDoesNotMatch",
+      "CredentialsError",
+      "InvalidSignature"
+    ],
+    ["sts", "throttling", xml(400, "Throttling", "Rate exceeded"), "Throttling", "ThrottlingError", ""],
+    [
+      "sts",
+      "500",
+      xml(500, "InternalFailure", "Internal failure", "Receiver"),
+      "InternalFailure",
+      "TransientError",
+      "server"
+    ],
+    [
+      "sts",
+      "503",
+      xml(503, "ServiceUnavailable", "Service unavailable", "Receiver"),
+      "ServiceUnavailable",
+      "TransientError",
+      "server"
+    ],
+    [
+      "sts",
+      "access denied",
+      xml(403, "AccessDenied", denied("sts:GetCallerIdentity")),
+      "AccessDenied",
+      "AccessDeniedError",
+      "arn:aws:sts::123456789012:assumed-role/app-role/fn"
+    ],
+    ["sts", "socket reset", { errno: "ECONNRESET" }, "Error", "TransientError", "network"]
+  ]
 
 const detailOf = (error: AwsError.AwsError): string => {
   switch (error._tag) {

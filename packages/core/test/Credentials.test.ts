@@ -8,7 +8,9 @@ const captureLogs = Effect.map(Ref.make<ReadonlyArray<string>>([]), (lines) => (
   logger: Logger.replace(
     Logger.defaultLogger,
     Logger.make(({ annotations, logLevel, message }) =>
-      Effect.runSync(Ref.update(lines, (all) => [...all, `${logLevel.label} ${String(message)} ${JSON.stringify([...annotations])}`]))
+      Effect.runSync(
+        Ref.update(lines, (all) => [...all, `${logLevel.label} ${String(message)} ${JSON.stringify([...annotations])}`])
+      )
     )
   )
 }))
@@ -18,7 +20,9 @@ describe("Credentials", () => {
     Effect.gen(function*() {
       const provider = yield* countingProvider({ latency: "1 second" })
       const credentials = yield* Credentials.make({ provider })
-      const fiber = yield* Effect.fork(Effect.all(Array.from({ length: 50 }, () => credentials.get), { concurrency: "unbounded" }))
+      const fiber = yield* Effect.fork(
+        Effect.all(Array.from({ length: 50 }, () => credentials.get), { concurrency: "unbounded" })
+      )
       yield* TestClock.adjust("1 second")
       const all = yield* Fiber.join(fiber)
       assert.strictEqual(yield* provider.calls, 1)
@@ -33,7 +37,9 @@ describe("Credentials", () => {
       const first = yield* Effect.fork(credentials.get)
       yield* TestClock.adjust("100 millis")
       assert.strictEqual((yield* Fiber.join(first)).generation, 1)
-      const refreshes = yield* Effect.fork(Effect.all(Array.from({ length: 20 }, () => credentials.refresh(1)), { concurrency: "unbounded" }))
+      const refreshes = yield* Effect.fork(
+        Effect.all(Array.from({ length: 20 }, () => credentials.refresh(1)), { concurrency: "unbounded" })
+      )
       yield* TestClock.adjust("100 millis")
       const refreshed = yield* Fiber.join(refreshes)
       assert.isTrue(refreshed.every((c) => c.generation === 2))
@@ -47,7 +53,11 @@ describe("Credentials", () => {
   it.scoped("refreshes in the background in the advisory window and makes callers wait in the mandatory one", () =>
     Effect.gen(function*() {
       const provider = yield* countingProvider({ lifetime: "30 minutes", latency: "1 second" })
-      const credentials = yield* Credentials.make({ provider, advisoryWindow: "10 minutes", mandatoryWindow: "5 minutes" })
+      const credentials = yield* Credentials.make({
+        provider,
+        advisoryWindow: "10 minutes",
+        mandatoryWindow: "5 minutes"
+      })
       const first = yield* Effect.fork(credentials.get)
       yield* TestClock.adjust("1 second")
       assert.strictEqual((yield* Fiber.join(first)).generation, 1)
@@ -79,7 +89,10 @@ describe("Credentials", () => {
 
   it.scoped("bounds a hanging provider with a timeout, as a ProviderFailure", () =>
     Effect.gen(function*() {
-      const credentials = yield* Credentials.make({ provider: { name: "hangs", load: Effect.never }, timeout: "2 seconds" })
+      const credentials = yield* Credentials.make({
+        provider: { name: "hangs", load: Effect.never },
+        timeout: "2 seconds"
+      })
       const fiber = yield* Effect.fork(Effect.flip(credentials.get))
       yield* TestClock.adjust("2 seconds")
       const error = yield* Fiber.join(fiber)

@@ -1,0 +1,265 @@
+import { assert, describe, it } from "@effect/vitest"
+import {
+  Clock,
+  ConfigProvider,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  FastCheck as fc,
+  Fiber,
+  Layer,
+  Ref,
+  Scope,
+  TestClock
+} from "effect"
+import { Credentials, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
+import type { AwsError } from "../src/index.js"
+import { countingProvider, FakeClient, sdkError } from "./fixtures.js"
+
+const retryableFaults = {
+  throttle: () => sdkError("ThrottlingException"),
+  server: () => sdkError("InternalServerError", 500),
+  reset: () => Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }),
+  credentials: () => sdkError("UnrecognizedClientException")
+} as const
+type Fault = keyof typeof retryableFaults
+
+const setup = (options: { readonly policy?: RetryPolicy.Options; readonly budget?: { capacity?: number } } = {}) =>
+  Effect.gen(function*() {
+    const provider = yield* countingProvider()
+    const built: Array<FakeClient> = []
+    const managed = yield* ManagedClient.make({
+      service: "fake",
+      region: "us-east-1",
+      budget: options.budget,
+      build: (config) => {
+        const client = new FakeClient(built.length + 1, config.credentials.accessKeyId)
+        built.push(client)
+        return client
+      }
+    }).pipe(Effect.provide(Credentials.layer({ provider })))
+    return { provider, managed, built, policy: RetryPolicy.make(options.policy) }
+  })
+
+const run = <A>(
+  managed: ManagedClient.ManagedClient<FakeClient>,
+  policy: RetryPolicy.Policy,
+  f: (client: FakeClient) => Promise<A>
+) =>
+  Resilience.execute(managed, { name: "Op", run: (client) => f(client) }).pipe(
+    Effect.provide(Layer.succeed(RetryPolicy.RetryPolicy, policy))
+  )
+
+describe("Resilience.execute", () => {
+  it.effect.prop(
+    "k retryable failures then a success take exactly k+1 attempts, within the schedule's delay bounds",
+    [
+      fc.integer({ min: 1, max: 6 }),
+      fc.array(fc.constantFrom<Fault>("throttle", "server", "reset", "credentials"), { maxLength: 5 })
+    ],
+    ([maxAttempts, faults]) =>
+      Effect.scoped(Effect.gen(function*() {
+        const k = Math.min(faults.length, maxAttempts - 1)
+        const plan = faults.slice(0, k)
+        const { managed, policy } = yield* setup({ policy: { maxAttempts } })
+        let attempts = 0
+        const fiber = yield* Effect.fork(Effect.gen(function*() {
+          const start = yield* Clock.currentTimeMillis
+          const value = yield* run(managed, policy, async () => {
+            const fault = plan[attempts++]
+            if (fault) throw retryableFaults[fault]()
+            return "ok"
+          })
+          return { value, elapsed: (yield* Clock.currentTimeMillis) - start }
+        }))
+        yield* TestClock.adjust("10 minutes")
+        const { elapsed, value } = yield* Fiber.join(fiber)
+        assert.strictEqual(value, "ok")
+        assert.strictEqual(attempts, k + 1)
+        const tagOf = (fault: Fault) =>
+          ({ _tag: fault === "throttle" ? "ThrottlingError" : "TransientError" }) as AwsError.AwsError
+        const bound = plan.reduce((sum, fault, i) => sum + Duration.toMillis(policy.maxDelayBefore(i, tagOf(fault))), 0)
+        assert.isAtLeast(elapsed, 0)
+        assert.isAtMost(elapsed, bound)
+      })),
+    { fastCheck: { numRuns: 60 } }
+  )
+
+  it.effect.prop(
+    "N concurrent calls failing on the same generation cause one refresh and one rebuild, then all succeed",
+    [fc.integer({ min: 1, max: 200 })],
+    ([n]) =>
+      Effect.scoped(Effect.gen(function*() {
+        const { built, managed, policy, provider } = yield* setup()
+        // Generation 1's key is revoked: every call made with it is rejected.
+        const fiber = yield* Effect.fork(Effect.all(
+          Array.from({ length: n }, () =>
+            run(managed, policy, async (client) => {
+              await new Promise((resolve) => setImmediate(resolve))
+              if (client.generation === 1) throw retryableFaults.credentials()
+              return client.generation
+            })),
+          { concurrency: "unbounded" }
+        ))
+        yield* TestClock.adjust("1 minute")
+        const results = yield* Fiber.join(fiber)
+        assert.strictEqual(results.length, n)
+        assert.isTrue(results.every((g) => g === 2))
+        assert.strictEqual(yield* provider.calls, 2, "one initial resolution and one refresh")
+        assert.strictEqual(built.length, 2, "one initial client and one rebuild")
+        assert.isTrue(built[0]!.destroyed, "the revoked client is destroyed once unused")
+        assert.isFalse(built[1]!.destroyed)
+      })),
+    { fastCheck: { numRuns: 25 } }
+  )
+
+  it.effect.prop(
+    "non-retryable errors are attempted once",
+    [fc.constantFrom(
+      "AccessDeniedException",
+      "ConditionalCheckFailedException",
+      "ValidationException",
+      "ResourceNotFoundException"
+    )],
+    ([name]) =>
+      Effect.scoped(Effect.gen(function*() {
+        const { managed, policy } = yield* setup({ policy: { maxAttempts: 5 } })
+        let attempts = 0
+        const error = yield* Effect.flip(run(managed, policy, async () => {
+          attempts++
+          throw sdkError(name)
+        }))
+        assert.strictEqual(attempts, 1)
+        assert.include(["AccessDeniedError", "ServiceError"], error._tag)
+      }))
+  )
+
+  it.effect.prop(
+    "an exhausted budget stops retries",
+    [fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1, max: 12 }), fc.constantFrom<Fault>("throttle", "server")],
+    ([capacity, calls, fault]) =>
+      Effect.scoped(Effect.gen(function*() {
+        const { managed, policy } = yield* setup({ policy: { maxAttempts: 100 }, budget: { capacity } })
+        let attempts = 0
+        const fiber = yield* Effect.fork(Effect.forEach(
+          Array.from({ length: calls }),
+          () =>
+            Effect.exit(run(managed, policy, async () => {
+              attempts++
+              throw retryableFaults[fault]()
+            }))
+        ))
+        yield* TestClock.adjust("1 hour")
+        const exits = yield* Fiber.join(fiber)
+        assert.isTrue(exits.every(Exit.isFailure))
+        const cost = fault === "throttle" ? 5 : 10
+        assert.strictEqual(attempts, calls + Math.floor(capacity / cost))
+        assert.strictEqual(yield* managed.budget.available, capacity % cost)
+      }))
+  )
+
+  it.effect("a success refunds the budget", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { managed, policy } = yield* setup({ budget: { capacity: 500 } })
+      let attempts = 0
+      const fiber = yield* Effect.fork(run(managed, policy, async () => {
+        if (attempts++ === 0) throw retryableFaults.server()
+        return "ok"
+      }))
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(fiber)
+      assert.strictEqual(yield* managed.budget.available, 500)
+    })))
+
+  it.effect("interrupting the fiber aborts the request", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { managed } = yield* setup()
+      const started = yield* Deferred.make<AbortSignal>()
+      const probe = yield* Effect.fork(
+        Resilience.execute(managed, {
+          name: "Probe",
+          run: (_client, signal) => {
+            Deferred.unsafeDone(started, Exit.succeed(signal))
+            return new Promise<never>(() => {})
+          }
+        })
+      )
+      const signal = yield* Deferred.await(started)
+      assert.isFalse(signal.aborted)
+      yield* Fiber.interrupt(probe)
+      assert.isTrue(signal.aborted)
+    })))
+})
+
+describe("ManagedClient", () => {
+  type Action = { readonly at: number; readonly kind: "borrow"; readonly hold: number } | {
+    readonly at: number
+    readonly kind: "rebuild"
+  }
+  const action: fc.Arbitrary<Action> = fc.oneof(
+    fc.record({
+      at: fc.integer({ min: 0, max: 50 }),
+      kind: fc.constant("borrow" as const),
+      hold: fc.integer({ min: 0, max: 30 })
+    }),
+    fc.record({ at: fc.integer({ min: 0, max: 50 }), kind: fc.constant("rebuild" as const) })
+  )
+
+  it.effect.prop(
+    "no borrower ever holds a destroyed client, and closing destroys every client built",
+    [fc.array(action, { minLength: 1, maxLength: 40 })],
+    ([actions]) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const { built, managed } = yield* setup().pipe(Scope.extend(scope))
+        const violations = yield* Ref.make(0)
+        const fiber = yield* Effect.fork(Effect.forEach(actions, (a) =>
+          Effect.delay(
+            a.kind === "borrow"
+              ? managed.use((client) =>
+                Effect.gen(function*() {
+                  if (client.destroyed) yield* Ref.update(violations, (n) => n + 1)
+                  yield* Effect.sleep(a.hold)
+                  if (client.destroyed) yield* Ref.update(violations, (n) => n + 1)
+                })
+              )
+              : Effect.flatMap(managed.generation, (g) => managed.renew(g)),
+            a.at
+          ), { concurrency: "unbounded", discard: true }))
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(fiber)
+        assert.strictEqual(yield* Ref.get(violations), 0)
+        const live = built.filter((c) => !c.destroyed)
+        assert.strictEqual(live.length, 1, "only the current client is alive once every borrower is done")
+        yield* Scope.close(scope, Exit.void)
+        assert.isTrue(built.every((c) => c.destroyed))
+      }),
+    { fastCheck: { numRuns: 100 } }
+  )
+
+  it.effect("a missing region is a ConfigurationError naming AWS_REGION", () =>
+    Effect.gen(function*() {
+      const saved = { region: process.env.AWS_REGION, fallback: process.env.AWS_DEFAULT_REGION }
+      delete process.env.AWS_REGION
+      delete process.env.AWS_DEFAULT_REGION
+      const error = yield* Effect.flip(ManagedClient.regionConfig).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          if (saved.region !== undefined) process.env.AWS_REGION = saved.region
+          if (saved.fallback !== undefined) process.env.AWS_DEFAULT_REGION = saved.fallback
+        }))
+      )
+      assert.strictEqual(error.setting, "AWS_REGION")
+      assert.include(error.message, "AWS_REGION")
+    }))
+})
+
+describe("RetryPolicy", () => {
+  it.effect("a malformed AWS_MAX_ATTEMPTS is a ConfigError naming it", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(RetryPolicy.maxAttemptsConfig).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["AWS_MAX_ATTEMPTS", "three"]])))
+      )
+      assert.include(String(error), "AWS_MAX_ATTEMPTS")
+    }))
+})
