@@ -3,8 +3,13 @@
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
+import type * as MetricKeyType from "effect/MetricKeyType"
+import * as MetricLabel from "effect/MetricLabel"
+import type * as MetricState from "effect/MetricState"
 
 /**
  * Each call of a credentials provider.
@@ -39,14 +44,34 @@ export const retries = Metric.counter("aws_resilience_retries", {
   incremental: true
 })
 
+const boundaries = MetricBoundaries.exponential({ start: 1, factor: 2, count: 16 })
+const durations = new Map<
+  string,
+  Metric.Metric<MetricKeyType.MetricKeyType.Histogram, Duration.Duration, MetricState.MetricState.Histogram>
+>()
+
 /**
- * Duration of a whole call, retries included, tagged with `service`, `operation` and `outcome`.
+ * Duration of a whole call in milliseconds, retries included, for one service and operation
+ * (`aws_resilience_call_duration{service,operation}`).
  *
  * @since 0.1.0
  * @category metrics
  */
-export const callDuration = Metric.timerWithBoundaries(
-  "aws_resilience_call_duration",
-  MetricBoundaries.exponential({ start: 1, factor: 2, count: 16 }).values,
-  "AWS call duration, retries included"
-)
+export const callDuration = (service: string, operation: string) => {
+  const id = `${service}.${operation}`
+  let metric = durations.get(id)
+  if (metric === undefined) {
+    // The labels live in the key itself: `Metric.tagged` would build and hash a new key on every update.
+    const key = MetricKey.histogram("aws_resilience_call_duration", boundaries, "AWS call duration, retries included")
+      .pipe(
+        MetricKey.taggedWithLabels([
+          MetricLabel.make("service", service),
+          MetricLabel.make("operation", operation),
+          MetricLabel.make("time_unit", "milliseconds")
+        ])
+      )
+    metric = Metric.fromMetricKey(key).pipe(Metric.mapInput(Duration.toMillis))
+    durations.set(id, metric)
+  }
+  return metric
+}

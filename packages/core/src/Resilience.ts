@@ -99,16 +99,28 @@ export const execute: {
         return true
       })
 
-    const result = yield* Effect.retry(attempt, policy.schedule.pipe(Schedule.checkEffect(beforeRetry)))
+    // The schedule is only started after a first failure, so a call that succeeds at once pays nothing for it.
+    const retrying = (first: AwsError.AwsError) =>
+      Effect.flatMap(Schedule.driver(policy.schedule.pipe(Schedule.checkEffect(beforeRetry))), (driver) => {
+        const loop = (error: AwsError.AwsError): Effect.Effect<A, AwsError.AwsError> =>
+          driver.next(error).pipe(
+            Effect.matchEffect({
+              onFailure: () => Effect.fail(error),
+              onSuccess: () => Effect.catchAll(attempt, loop)
+            })
+          )
+        return loop(first)
+      })
+
+    const result = yield* Effect.catchAll(attempt, retrying)
     yield* self.budget.release(lastCost)
     return result
   }).pipe(
-    Metric.trackDuration(Metric.taggedWithLabels(Metrics.callDuration, [
-      MetricLabel.make("service", self.service),
-      MetricLabel.make("operation", operation.name)
-    ])),
+    Metric.trackDuration(Metrics.callDuration(self.service, operation.name)),
     Effect.withSpan(`${self.service}.${operation.name}`, {
       kind: "client",
+      // A stack trace per call would cost more than the rest of our overhead together.
+      captureStackTrace: false,
       attributes: { "rpc.system": "aws-api", "rpc.service": self.service, "rpc.method": operation.name }
     })
   ))
