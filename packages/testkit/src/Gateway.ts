@@ -1,0 +1,367 @@
+/**
+ * A SigV4-verifying reverse proxy in front of the local DynamoDB, SQS and STS backends. One
+ * loopback port serves all three: the service is read from the credential scope of the request's
+ * `Authorization` header. It answers auth failures exactly as AWS does, injects faults from a
+ * seeded `FaultPlan`, and counts every request by outcome.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import { randomUUID } from "node:crypto"
+import * as Http from "node:http"
+import { CredentialsAuthority } from "./CredentialsAuthority.js"
+import * as FaultPlan from "./FaultPlan.js"
+import { errorResponse, type GatewayFailure, type WireResponse } from "./internal/awsErrors.js"
+import { makeFaultInjector } from "./internal/faultInjector.js"
+import { type BackendResponse, type BackendTarget, forward, readBody } from "./internal/forward.js"
+import { safeEqual } from "./internal/secrets.js"
+import {
+  makeSignerCache,
+  parseAmzDate,
+  parseAuthorization,
+  type ParsedAuthorization,
+  verifySignature
+} from "./internal/sigv4.js"
+import * as StackError from "./StackError.js"
+
+/**
+ * How the gateway handled one request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Outcome =
+  | "ok"
+  | "latency"
+  | "lostResponse"
+  | "reset"
+  | "throttle"
+  | "status500"
+  | "status503"
+  | "missingAuthentication"
+  | "unrecognizedClient"
+  | "expiredToken"
+  | "invalidSignature"
+  | "badGateway"
+  | "unsupported"
+
+/**
+ * Request counts by outcome.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OutcomeCounts {
+  readonly total: number
+  readonly byOutcome: Readonly<Partial<Record<Outcome, number>>>
+}
+
+/**
+ * Request counts since start or the last `resetStats`; `forwarded` counts requests that reached a backend.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats extends OutcomeCounts {
+  readonly forwarded: number
+  readonly byService: Readonly<Partial<Record<FaultPlan.ServiceName, OutcomeCounts>>>
+}
+
+/**
+ * Base URLs of the backends (`http://127.0.0.1:port`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Backends {
+  readonly dynamodb: string
+  readonly sqs: string
+  readonly sts: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly backends: Backends
+  /** Loopback host to listen on (default "127.0.0.1"). */
+  readonly host?: string
+  /** Port to listen on (default 0: any free port). */
+  readonly port?: number
+  /** Initial fault plan (default `FaultPlan.empty`). */
+  readonly plan?: FaultPlan.FaultPlan
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export declare namespace Gateway {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    /** Base URL of the gateway, the endpoint for all three services. */
+    readonly url: string
+    readonly port: number
+    readonly plan: Effect.Effect<FaultPlan.FaultPlan>
+    /** Replaces the plan; its seeded sequence and `times` budgets restart. */
+    readonly setPlan: (plan: FaultPlan.FaultPlan) => Effect.Effect<void>
+    readonly stats: Effect.Effect<Stats>
+    readonly resetStats: Effect.Effect<void>
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Gateway extends Context.Tag("@aws-resilience/testkit/Gateway")<Gateway, Gateway.Service>() {}
+
+const emptyStats: Stats = { total: 0, forwarded: 0, byOutcome: {}, byService: {} }
+
+const bump = (counts: OutcomeCounts, outcome: Outcome): OutcomeCounts => ({
+  total: counts.total + 1,
+  byOutcome: { ...counts.byOutcome, [outcome]: (counts.byOutcome[outcome] ?? 0) + 1 }
+})
+
+const FORWARDED: ReadonlySet<Outcome> = new Set(["ok", "latency", "lostResponse"])
+
+const record = (stats: Stats, service: FaultPlan.ServiceName | undefined, outcome: Outcome): Stats => {
+  const overall = bump(stats, outcome)
+  return {
+    ...overall,
+    forwarded: stats.forwarded + (FORWARDED.has(outcome) ? 1 : 0),
+    byService: service === undefined ? stats.byService : {
+      ...stats.byService,
+      [service]: bump(stats.byService[service] ?? { total: 0, byOutcome: {} }, outcome)
+    }
+  }
+}
+
+const header = (headers: Http.IncomingHttpHeaders, name: string): string | undefined => {
+  const value = headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+const serviceOf = (
+  authorization: ParsedAuthorization | undefined,
+  headers: Http.IncomingHttpHeaders
+): FaultPlan.ServiceName | undefined => {
+  const scoped = authorization?.service
+  if (scoped === "dynamodb" || scoped === "sqs" || scoped === "sts") return scoped
+  // Unsigned requests: recognise the protocol instead.
+  const target = header(headers, "x-amz-target") ?? ""
+  if (target.startsWith("DynamoDB_")) return "dynamodb"
+  if (target.startsWith("AmazonSQS.")) return "sqs"
+  if ((header(headers, "content-type") ?? "").startsWith("application/x-www-form-urlencoded")) return "sts"
+  return undefined
+}
+
+const operationOf = (service: FaultPlan.ServiceName, headers: Http.IncomingHttpHeaders, body: Buffer): string => {
+  if (service === "sts") return new URLSearchParams(body.toString("utf8")).get("Action") ?? ""
+  const target = header(headers, "x-amz-target") ?? ""
+  return target.slice(target.lastIndexOf(".") + 1)
+}
+
+const targetOf = (url: string): BackendTarget => {
+  const parsed = new URL(url)
+  return { hostname: parsed.hostname, port: Number(parsed.port) }
+}
+
+const reply = (response: Http.ServerResponse, wire: WireResponse | BackendResponse): void => {
+  response.writeHead(wire.status, { ...wire.headers, "content-length": String(Buffer.byteLength(wire.body)) })
+  response.end(wire.body)
+}
+
+// Backends set their own request id; the gateway supplies one when they do not.
+const withRequestId = (backend: BackendResponse, requestId: string): BackendResponse =>
+  backend.headers["x-amzn-requestid"] === undefined
+    ? { ...backend, headers: { ...backend.headers, "x-amzn-requestid": requestId } }
+    : backend
+
+/**
+ * Starts the gateway on a loopback port; it stops when the scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options
+): Effect.Effect<Gateway.Service, StackError.StackError, CredentialsAuthority | Scope.Scope> =>
+  Effect.gen(function*() {
+    const authority = yield* CredentialsAuthority
+    const host = options.host ?? "127.0.0.1"
+    const requestedPort = options.port ?? 0
+    const targets: Record<FaultPlan.ServiceName, BackendTarget> = {
+      dynamodb: targetOf(options.backends.dynamodb),
+      sqs: targetOf(options.backends.sqs),
+      sts: targetOf(options.backends.sts)
+    }
+    const injector = yield* Ref.make(makeFaultInjector(options.plan ?? FaultPlan.empty))
+    const stats = yield* Ref.make(emptyStats)
+    const agent = yield* Effect.acquireRelease(
+      Effect.sync(() => new Http.Agent({ keepAlive: true, maxSockets: 64 })),
+      (agent) => Effect.sync(() => agent.destroy())
+    )
+
+    const signers = makeSignerCache()
+
+    const authenticate = (
+      request: Http.IncomingMessage,
+      body: Buffer,
+      authorization: ParsedAuthorization | undefined
+    ): Effect.Effect<GatewayFailure | undefined> =>
+      Effect.gen(function*() {
+        if (authorization === undefined) return "missingAuthentication"
+        const signingDate = parseAmzDate(header(request.headers, "x-amz-date"))
+        const key = yield* authority.lookup(authorization.accessKeyId)
+        if (key.status === "unknown" || key.status === "revoked") return "unrecognizedClient"
+        const sessionToken = Redacted.value(key.sessionToken)
+        const givenToken = header(request.headers, "x-amz-security-token")
+        if (givenToken === undefined || !safeEqual(givenToken, sessionToken)) return "unrecognizedClient"
+        if (signingDate === undefined || !header(request.headers, "x-amz-date")!.startsWith(authorization.date)) {
+          return "invalidSignature"
+        }
+        const valid = yield* Effect.promise(() =>
+          verifySignature(signers, {
+            method: request.method ?? "POST",
+            url: request.url ?? "/",
+            headers: request.headers,
+            body,
+            authorization,
+            signingDate,
+            secretAccessKey: Redacted.value(key.secretAccessKey),
+            sessionToken
+          })
+        )
+        if (!valid) return "invalidSignature"
+        if (key.status === "expired") return "expiredToken"
+        return undefined
+      })
+
+    const handle = (request: Http.IncomingMessage, response: Http.ServerResponse): Effect.Effect<void, Error> =>
+      Effect.gen(function*() {
+        const body = yield* readBody(request)
+        const requestId = randomUUID()
+        const authorization = parseAuthorization(header(request.headers, "authorization"))
+        const service = serviceOf(authorization, request.headers)
+        const count = (outcome: Outcome) => Ref.update(stats, (s) => record(s, service, outcome))
+        if (service === undefined) {
+          reply(response, {
+            status: 400,
+            headers: { "content-type": "application/json", "x-amzn-requestid": requestId },
+            body: JSON.stringify({ message: "The gateway serves only dynamodb, sqs and sts" })
+          })
+          return yield* count("unsupported")
+        }
+        const failure = yield* authenticate(request, body, authorization)
+        if (failure !== undefined) {
+          reply(response, errorResponse(service, failure, requestId))
+          return yield* count(failure)
+        }
+        const operation = operationOf(service, request.headers, body)
+        const rule = yield* Effect.map(Ref.get(injector), (injector) => injector.next(service, operation))
+        // Resolves to undefined when the backend is unreachable, after answering 502.
+        const proxy = forward(agent, targets[service], request, body).pipe(
+          Effect.catchAll(() =>
+            Effect.sync(() =>
+              reply(response, {
+                status: 502,
+                headers: { "content-type": "application/json", "x-amzn-requestid": requestId },
+                body: JSON.stringify({ message: "The gateway could not reach the backend" })
+              })
+            ).pipe(Effect.zipRight(count("badGateway")), Effect.as(undefined))
+          )
+        )
+        switch (rule?.fault) {
+          case undefined: {
+            const backend = yield* proxy
+            if (backend === undefined) return
+            reply(response, withRequestId(backend, requestId))
+            return yield* count("ok")
+          }
+          case "throttle":
+          case "status500":
+          case "status503": {
+            reply(response, errorResponse(service, rule.fault, requestId))
+            return yield* count(rule.fault)
+          }
+          case "reset": {
+            request.socket.destroy()
+            return yield* count("reset")
+          }
+          case "latency": {
+            yield* Effect.sleep(Duration.millis(rule.latencyMs ?? FaultPlan.defaultLatencyMs))
+            const backend = yield* proxy
+            if (backend === undefined) return
+            reply(response, withRequestId(backend, requestId))
+            return yield* count("latency")
+          }
+          case "lostResponse": {
+            // The backend has fully answered (the write is committed) before the client loses it.
+            const backend = yield* proxy
+            if (backend === undefined) return
+            request.socket.destroy()
+            return yield* count("lostResponse")
+          }
+        }
+      })
+
+    // Request handlers must run on wall-clock time even under a TestClock.
+    const liveClock = Clock.make()
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const onRequest = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+      runFork(
+        handle(request, response).pipe(
+          Effect.withClock(liveClock),
+          Effect.catchAllCause(() => Effect.sync(() => response.headersSent || request.socket.destroy()))
+        )
+      )
+    }
+
+    const server = yield* Effect.acquireRelease(
+      Effect.async<Http.Server, StackError.StackError>((resume) => {
+        const server = Http.createServer(onRequest)
+        // Longer than the SDK's idle keep-alive, so an idle socket is not closed under a new request.
+        server.keepAliveTimeout = 65_000
+        server.once("error", (error) =>
+          resume(Effect.fail(StackError.fromListenError("gateway", host, requestedPort)(error))))
+        server.listen(requestedPort, host, () =>
+          resume(Effect.succeed(server)))
+      }),
+      (server) =>
+        Effect.async<void>((resume) => {
+          server.close(() => resume(Effect.void))
+          server.closeAllConnections()
+        })
+    )
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : requestedPort
+
+    return Gateway.of({
+      url: `http://${host}:${port}`,
+      port,
+      plan: Effect.map(Ref.get(injector), (injector) => injector.plan),
+      setPlan: (plan) => Ref.set(injector, makeFaultInjector(plan)),
+      stats: Ref.get(stats),
+      resetStats: Ref.set(stats, emptyStats)
+    })
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<Gateway, StackError.StackError, CredentialsAuthority> =>
+  Layer.scoped(Gateway, make(options))

@@ -1,0 +1,182 @@
+/**
+ * The whole local AWS stack, in-process: dynalite (DynamoDB), fauxqs (SQS and STS), the
+ * credentials authority and the SigV4-verifying fault-injecting gateway in front of them.
+ * Everything listens on loopback ephemeral ports and stops when the scope closes.
+ *
+ * @since 0.1.0
+ */
+import dynalite from "dynalite"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import { buildApp } from "fauxqs"
+import type * as Http from "node:http"
+import * as CredentialsAuthority from "./CredentialsAuthority.js"
+import type * as FaultPlan from "./FaultPlan.js"
+import * as Gateway from "./Gateway.js"
+import * as StackError from "./StackError.js"
+
+/**
+ * Service endpoints, all through the gateway, plus the credentials endpoint's full URI.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Endpoints {
+  readonly dynamodb: string
+  readonly sqs: string
+  readonly sts: string
+  readonly credentials: string
+}
+
+/**
+ * The backends without the gateway (no auth, no faults), for comparisons and direct reads.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DirectEndpoints {
+  readonly dynamodb: string
+  readonly sqs: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Region of the stack (default "us-east-1"). */
+  readonly region?: string
+  /** Lifetime of issued credentials (default "1 hour"). */
+  readonly ttl?: Duration.DurationInput
+  /** Token of the credentials endpoint (default: random). */
+  readonly authorizationToken?: Redacted.Redacted<string>
+  /** Fixed gateway port (default 0: any free port). */
+  readonly gatewayPort?: number
+  /** Fixed credentials endpoint port (default 0: any free port). */
+  readonly credentialsPort?: number
+  /** Initial fault plan of the gateway. */
+  readonly plan?: FaultPlan.FaultPlan
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export declare namespace LocalAws {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    readonly region: string
+    readonly endpoints: Endpoints
+    readonly directEndpoints: DirectEndpoints
+    readonly authorizationToken: Redacted.Redacted<string>
+    readonly authority: CredentialsAuthority.CredentialsAuthority.Service
+    readonly gateway: Gateway.Gateway.Service
+    /** Exactly the variables the SDK reads to use this stack (the token is a local dev token). */
+    readonly env: Readonly<Record<string, string>>
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class LocalAws extends Context.Tag("@aws-resilience/testkit/LocalAws")<LocalAws, LocalAws.Service>() {}
+
+const HOST = "127.0.0.1"
+
+const startDynalite: Effect.Effect<string, StackError.StackError, Scope.Scope> = Effect.acquireRelease(
+  Effect.async<Http.Server, StackError.StackError>((resume) => {
+    const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 })
+    // Longer than the gateway agent's reuse window, so a kept-alive socket is not closed under a request.
+    server.keepAliveTimeout = 65_000
+    server.once("error", (error) => resume(Effect.fail(StackError.fromListenError("dynalite", HOST, 0)(error))))
+    server.listen(0, HOST, () => resume(Effect.succeed(server)))
+  }),
+  (server) =>
+    Effect.async<void>((resume) => {
+      server.close(() => resume(Effect.void))
+      server.closeAllConnections()
+    })
+).pipe(Effect.map((server) => {
+  const address = server.address()
+  return `http://${HOST}:${typeof address === "object" && address !== null ? address.port : 0}`
+}))
+
+const startFauxqs = (region: string): Effect.Effect<string, StackError.StackError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      // `startFauxqs` binds 0.0.0.0; building the app and listening ourselves keeps it on loopback.
+      try: async () => {
+        const app = buildApp({ logger: false, defaultRegion: region })
+        const address = await app.listen({ port: 0, host: HOST })
+        return { app, address }
+      },
+      catch: (cause) => StackError.fromListenError("fauxqs", HOST, 0)(cause)
+    }),
+    ({ app }) => Effect.promise(() => app.close())
+  ).pipe(Effect.map(({ address }) => address.replace("localhost", HOST)))
+
+/**
+ * Starts the whole stack; it stops when the scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<LocalAws.Service, StackError.StackError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const region = options.region ?? "us-east-1"
+    const [dynamodbUrl, fauxqsUrl] = yield* Effect.all([startDynalite, startFauxqs(region)], { concurrency: 2 })
+    const authority = yield* CredentialsAuthority.make({
+      ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
+      ...(options.authorizationToken !== undefined ? { authorizationToken: options.authorizationToken } : {}),
+      ...(options.credentialsPort !== undefined ? { port: options.credentialsPort } : {})
+    })
+    const gateway = yield* Gateway.make({
+      backends: { dynamodb: dynamodbUrl, sqs: fauxqsUrl, sts: fauxqsUrl },
+      ...(options.gatewayPort !== undefined ? { port: options.gatewayPort } : {}),
+      ...(options.plan !== undefined ? { plan: options.plan } : {})
+    }).pipe(Effect.provideService(CredentialsAuthority.CredentialsAuthority, authority))
+
+    return LocalAws.of({
+      region,
+      endpoints: { dynamodb: gateway.url, sqs: gateway.url, sts: gateway.url, credentials: authority.endpoint },
+      directEndpoints: { dynamodb: dynamodbUrl, sqs: fauxqsUrl },
+      authorizationToken: authority.authorizationToken,
+      authority,
+      gateway,
+      env: {
+        AWS_REGION: region,
+        AWS_ENDPOINT_URL_DYNAMODB: gateway.url,
+        AWS_ENDPOINT_URL_SQS: gateway.url,
+        AWS_ENDPOINT_URL_STS: gateway.url,
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: authority.endpoint,
+        AWS_CONTAINER_AUTHORIZATION_TOKEN: Redacted.value(authority.authorizationToken)
+      }
+    })
+  })
+
+/**
+ * The stack, also exposing its authority and gateway under their own tags.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<LocalAws | CredentialsAuthority.CredentialsAuthority | Gateway.Gateway, StackError.StackError> =>
+  Layer.scopedContext(
+    Effect.map(make(options), (stack) =>
+      Context.make(LocalAws, stack).pipe(
+        Context.add(CredentialsAuthority.CredentialsAuthority, stack.authority),
+        Context.add(Gateway.Gateway, stack.gateway)
+      ))
+  )

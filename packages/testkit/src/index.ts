@@ -1,0 +1,24 @@
+/**
+ * @since 0.1.0
+ */
+export * as CredentialsAuthority from "./CredentialsAuthority.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as FaultPlan from "./FaultPlan.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Gateway from "./Gateway.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as LocalAws from "./LocalAws.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as StackError from "./StackError.js"

@@ -1,0 +1,15 @@
+/**
+ * A tiny seeded PRNG (mulberry32): the same seed always gives the same sequence.
+ *
+ * @internal
+ */
+export const mulberry32 = (seed: number): () => number => {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6D2B79F5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}

@@ -1,0 +1,61 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb"
+import { SQSClient } from "@aws-sdk/client-sqs"
+import { STSClient } from "@aws-sdk/client-sts"
+import * as Effect from "effect/Effect"
+import type * as CredentialsAuthority from "../src/CredentialsAuthority.js"
+import type * as LocalAws from "../src/LocalAws.js"
+
+export interface SdkError {
+  readonly name: string
+  readonly message: string
+  readonly code?: string
+  readonly $metadata?: { readonly httpStatusCode?: number }
+}
+
+export interface Clients {
+  readonly dynamodb: DynamoDBClient
+  readonly sqs: SQSClient
+  readonly sts: STSClient
+}
+
+/** SDK clients against the gateway with the given static credentials and a single attempt. */
+export const clients = (
+  stack: LocalAws.LocalAws.Service,
+  credentials: CredentialsAuthority.StaticCredentials
+): Clients => {
+  const config = { region: stack.region, credentials, maxAttempts: 1 }
+  return {
+    dynamodb: new DynamoDBClient({ ...config, endpoint: stack.endpoints.dynamodb }),
+    // fauxqs answers queue URLs on `sqs.<region>.localhost`, which does not resolve here.
+    sqs: new SQSClient({ ...config, endpoint: stack.endpoints.sqs, useQueueUrlAsEndpoint: false }),
+    sts: new STSClient({ ...config, endpoint: stack.endpoints.sts })
+  }
+}
+
+/** Clients with the authority's current credentials. */
+export const currentClients = (stack: LocalAws.LocalAws.Service) =>
+  Effect.map(stack.authority.currentStatic, (c) => clients(stack, c))
+
+/** A DynamoDB client straight to dynalite, bypassing the gateway. */
+export const directDynamoDB = (stack: LocalAws.LocalAws.Service) =>
+  new DynamoDBClient({
+    region: stack.region,
+    endpoint: stack.directEndpoints.dynamodb,
+    credentials: { accessKeyId: "direct", secretAccessKey: "direct" },
+    maxAttempts: 1
+  })
+
+/** Runs an SDK call, cancelling it if the fiber is interrupted. */
+export const call = <A>(f: (abortSignal: AbortSignal) => Promise<A>): Effect.Effect<A, SdkError> =>
+  Effect.tryPromise({ try: f, catch: (error) => error as SdkError })
+
+/** Runs an SDK call that must fail and returns its error; a success is a test defect. */
+export const failure = <A>(f: (abortSignal: AbortSignal) => Promise<A>): Effect.Effect<SdkError> =>
+  call(f).pipe(Effect.flip, Effect.orDieWith(() => new Error("expected the call to fail")))
+
+/** Wall-clock sleep, independent of any TestClock. */
+export const realSleep = (millis: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, millis)))
+
+let counter = 0
+/** A name unique in this process, for tables and queues. */
+export const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`
