@@ -101,6 +101,11 @@ export interface Options {
   readonly port?: number
   /** Role ARN returned with the credentials. */
   readonly roleArn?: string
+  /**
+   * When the current set is revoked or expired, the endpoint issues a new one on the next fetch, as ECS and
+   * Lambda do (default true). Set false to keep serving the bad set.
+   */
+  readonly reissue?: boolean
 }
 
 /**
@@ -203,6 +208,7 @@ export const make = (
     const port = options.port ?? 0
     const roleArn = options.roleArn ?? "arn:aws:iam::000000000000:role/local-aws"
     const authorizationToken = options.authorizationToken ?? Redacted.make(randomBase64(24))
+    const reissue = options.reissue ?? true
 
     const first = issue(ttl)
     const state = yield* Ref.make<State>({
@@ -269,7 +275,9 @@ export const make = (
         }
         yield* Effect.sleep(Duration.millis(outage.until - now))
       }
-      const set = yield* current
+      // Like a real platform, the endpoint never hands out a set it knows to be revoked or expired.
+      const entry = yield* currentEntry
+      const set = reissue && statusOf(entry, now) !== "valid" ? yield* rotate() : entry.set
       return json(200, {
         Code: "Success",
         Type: "AWS-HMAC",

@@ -180,3 +180,55 @@ export const layer = (
         Context.add(Gateway.Gateway, stack.gateway)
       ))
   )
+
+// Variables that would make the SDK's chain pick something other than the stack's container endpoint.
+const shadowing = [
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "AWS_PROFILE",
+  "AWS_WEB_IDENTITY_TOKEN_FILE",
+  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+  "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+  "AWS_ENDPOINT_URL"
+]
+
+/**
+ * Points the process at the stack for the layer's lifetime through the variables the SDK reads in production
+ * (`AWS_REGION`, `AWS_ENDPOINT_URL_*`, `AWS_CONTAINER_CREDENTIALS_FULL_URI`, `AWS_CONTAINER_AUTHORIZATION_TOKEN`),
+ * so the production layers (`Credentials.layer()`, `DynamoDB.layerConfig()`, ...) work unchanged. The previous
+ * values come back when the layer closes.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerEnv: Layer.Layer<never, never, LocalAws> = Layer.scopedDiscard(
+  Effect.flatMap(LocalAws, (stack) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const saved = new Map<string, string | undefined>()
+        for (const key of [...shadowing, ...Object.keys(stack.env)]) saved.set(key, process.env[key])
+        for (const key of shadowing) delete process.env[key]
+        Object.assign(process.env, stack.env)
+        return saved
+      }),
+      (saved) =>
+        Effect.sync(() => {
+          for (const [key, value] of saved) {
+            if (value === undefined) delete process.env[key]
+            else process.env[key] = value
+          }
+        })
+    ))
+)
+
+/**
+ * The stack with the process pointed at it: `layer(options)` plus `layerEnv`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWithEnv = (
+  options: Options = {}
+): Layer.Layer<LocalAws | CredentialsAuthority.CredentialsAuthority | Gateway.Gateway, StackError.StackError> =>
+  Layer.provideMerge(layerEnv, layer(options))

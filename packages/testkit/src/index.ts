@@ -22,3 +22,18 @@ export * as LocalAws from "./LocalAws.js"
  * @since 0.1.0
  */
 export * as StackError from "./StackError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Arbitraries from "./Arbitraries.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CredentialEvent from "./CredentialEvent.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Scenario from "./Scenario.js"
