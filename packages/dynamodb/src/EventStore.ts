@@ -1,0 +1,185 @@
+/**
+ * An idempotent store of events described by an Effect `Schema`, one item per event id.
+ *
+ * `put` is a conditional write on the id. When a retry follows a lost response (the first write landed, its
+ * reply did not), the condition fails, the stored copy is read back and compared: the same event is reported as
+ * `{ stored: "already" }`, a different one as an `EventConflictError`. No event is ever stored twice.
+ *
+ * @since 0.1.0
+ */
+import type { AwsError } from "@aws-resilience/core"
+import { EventCodec } from "@aws-resilience/core"
+import type { AttributeValue } from "@aws-sdk/client-dynamodb"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
+import * as DynamoDB from "./DynamoDB.js"
+
+/**
+ * Another event is already stored under this id.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class EventConflictError extends Data.TaggedError("EventConflictError")<{
+  readonly tableName: string
+  readonly id: string
+}> {
+  override get message(): string {
+    return `${this.tableName}: a different event is already stored under id ${this.id}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PutResult {
+  readonly id: string
+  /** `new` when this call wrote the event, `already` when an identical event was stored before. */
+  readonly stored: "new" | "already"
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface EventStore<A> {
+  readonly tableName: string
+  put(event: A): Effect.Effect<PutResult, EventCodec.InvalidEventError | EventConflictError | AwsError.AwsError>
+  get(id: string): Effect.Effect<Option.Option<A>, EventCodec.InvalidEventError | AwsError.AwsError>
+  /** Every stored event, a page at a time. */
+  list(options?: { readonly pageSize?: number }): Stream.Stream<A, EventCodec.InvalidEventError | AwsError.AwsError>
+  /** Creates the table (on-demand capacity) for development and tests. */
+  readonly ensureTable: Effect.Effect<void, AwsError.AwsError>
+}
+
+/**
+ * The default tag. For several stores in one program, or a typed one, make your own with `Tag<A>()(key)`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const EventStore: Context.Tag<EventStore<unknown>, EventStore<unknown>> = Context.GenericTag<
+  EventStore<unknown>
+>(
+  "@aws-resilience/dynamodb/EventStore"
+)
+
+/**
+ * A tag for a store of `A`, e.g. `const Orders = EventStore.Tag<Order>()("app/Orders")`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const Tag = <A>() => (key: string): Context.Tag<EventStore<A>, EventStore<A>> =>
+  Context.GenericTag<EventStore<A>>(key)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<A, I> {
+  readonly tableName: string
+  readonly schema: Schema.Schema<A, I>
+  /** The event's id. Default: its `id` field. */
+  readonly idOf?: ((event: A) => string) | undefined
+}
+
+const digestOf = (body: string) => createHash("sha256").update(body).digest("base64")
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventStore<A>, never, DynamoDB.DynamoDB> =>
+  Effect.map(DynamoDB.DynamoDB, (client) => {
+    const codec = EventCodec.make(options.schema, options.idOf)
+    const { tableName } = options
+    const provide = Effect.provideService(DynamoDB.DynamoDB, client)
+    const keyOf = (id: string): Record<string, AttributeValue> => ({ id: { S: id } })
+
+    const readBack = (id: string) =>
+      DynamoDB.getItem({ TableName: tableName, Key: keyOf(id), ConsistentRead: true }).pipe(
+        Effect.map((r) => Option.fromNullable(r.Item)),
+        provide
+      )
+
+    const put = (event: A) =>
+      Effect.gen(function*() {
+        const body = yield* codec.encode(event)
+        const id = codec.idOf(event)
+        const digest = digestOf(body)
+        return yield* DynamoDB.putItem({
+          TableName: tableName,
+          Item: { ...keyOf(id), body: { S: body }, digest: { S: digest }, storedAt: { S: new Date().toISOString() } },
+          ConditionExpression: "attribute_not_exists(id)"
+        }).pipe(
+          Effect.as<PutResult>({ id, stored: "new" }),
+          Effect.catchTag("ConditionalCheckFailedError", () =>
+            Effect.flatMap(readBack(id), (stored) =>
+              Option.isSome(stored) && stored.value.digest?.S === digest
+                ? Effect.succeed<PutResult>({ id, stored: "already" })
+                : Effect.fail(new EventConflictError({ tableName, id })))),
+          provide
+        )
+      }).pipe(Effect.withSpan("EventStore.put", { captureStackTrace: false }))
+
+    const decodeItem = (item: Record<string, AttributeValue>) => codec.decode(item.body?.S ?? "")
+
+    return {
+      tableName,
+      put,
+      get: (id) =>
+        Effect.flatMap(readBack(id), (item) =>
+          Option.match(item, {
+            onNone: () => Effect.succeed(Option.none()),
+            onSome: (found) => Effect.map(decodeItem(found), Option.some)
+          })),
+      list: (listOptions) =>
+        Stream.paginateChunkEffect(undefined as Record<string, AttributeValue> | undefined, (start) =>
+          DynamoDB.scan({
+            TableName: tableName,
+            Limit: listOptions?.pageSize ?? 100,
+            ...(start ? { ExclusiveStartKey: start } : {})
+          }).pipe(
+            provide,
+            Effect.flatMap((page) =>
+              Effect.map(Effect.forEach(page.Items ?? [], decodeItem), (events) =>
+                [Chunk.unsafeFromArray(events), Option.fromNullable(page.LastEvaluatedKey)] as const)
+            )
+          )),
+      ensureTable: DynamoDB.ensureTable({
+        TableName: tableName,
+        KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+        AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+        BillingMode: "PAY_PER_REQUEST"
+      }).pipe(provide)
+    } satisfies EventStore<A>
+  })
+
+/**
+ * Provides the default `EventStore` tag.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <A, I>(options: Options<A, I>): Layer.Layer<EventStore<unknown>, never, DynamoDB.DynamoDB> =>
+  Layer.effect(EventStore, make(options) as Effect.Effect<EventStore<unknown>, never, DynamoDB.DynamoDB>)
+
+/**
+ * Provides a typed tag made with `Tag<A>()`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerAs = <A, I>(
+  tag: Context.Tag<EventStore<A>, EventStore<A>>,
+  options: Options<A, I>
+): Layer.Layer<EventStore<A>, never, DynamoDB.DynamoDB> => Layer.effect(tag, make(options))

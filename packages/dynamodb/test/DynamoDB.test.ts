@@ -1,0 +1,151 @@
+import { Credentials, RetryPolicy } from "@aws-resilience/core"
+import { LocalAws } from "@aws-resilience/testkit"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { HttpResponse } from "@smithy/protocol-http"
+import { Effect, Layer, Redacted } from "effect"
+import { Readable } from "node:stream"
+import { DynamoDB } from "../src/index.js"
+import { scanDirect } from "./utils.js"
+
+let tables = 0
+const newTable = (prefix: string) =>
+  Effect.gen(function*() {
+    const name = `${prefix}-${Date.now().toString(36)}-${tables++}`
+    yield* DynamoDB.ensureTable({
+      TableName: name,
+      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+      BillingMode: "PAY_PER_REQUEST"
+    })
+    return name
+  })
+
+const Live = DynamoDB.layerConfig().pipe(
+  Layer.provideMerge(Layer.merge(Credentials.layer(), RetryPolicy.layer({ maxAttempts: 4 }))),
+  Layer.provideMerge(LocalAws.layerWithEnv())
+)
+
+layer(Live, { excludeTestServices: true })("DynamoDB against the local stack", (it) => {
+  it.effect("puts, gets, updates, queries, scans and deletes", () =>
+    Effect.gen(function*() {
+      const table = yield* newTable("ops")
+      yield* DynamoDB.putItem({ TableName: table, Item: { id: { S: "a" }, n: { N: "1" } } })
+      yield* DynamoDB.updateItem({
+        TableName: table,
+        Key: { id: { S: "a" } },
+        UpdateExpression: "SET n = n + :one",
+        ExpressionAttributeValues: { ":one": { N: "1" } }
+      })
+      const got = yield* DynamoDB.getItem({ TableName: table, Key: { id: { S: "a" } } })
+      assert.strictEqual(got.Item?.n?.N, "2")
+      const queried = yield* DynamoDB.query({
+        TableName: table,
+        KeyConditionExpression: "id = :id",
+        ExpressionAttributeValues: { ":id": { S: "a" } }
+      })
+      assert.strictEqual(queried.Count, 1)
+      yield* DynamoDB.deleteItem({ TableName: table, Key: { id: { S: "a" } } })
+      assert.strictEqual((yield* DynamoDB.scan({ TableName: table })).Count, 0)
+    }))
+
+  it.effect("a failed condition has its own tag", () =>
+    Effect.gen(function*() {
+      const table = yield* newTable("cond")
+      yield* DynamoDB.putItem({ TableName: table, Item: { id: { S: "a" } } })
+      const error = yield* Effect.flip(
+        DynamoDB.putItem({
+          TableName: table,
+          Item: { id: { S: "a" } },
+          ConditionExpression: "attribute_not_exists(id)"
+        })
+      )
+      assert.strictEqual(error._tag, "ConditionalCheckFailedError")
+    }))
+
+  it.effect("batchWrite writes in chunks of 25", () =>
+    Effect.gen(function*() {
+      const stack = yield* LocalAws.LocalAws
+      const table = yield* newTable("batch")
+      yield* stack.gateway.resetStats
+      const items = Array.from({ length: 60 }, (_, i) => ({ id: { S: `i-${i}` } }))
+      const result = yield* DynamoDB.batchWrite(table, items)
+      assert.deepStrictEqual(result, { written: 60, unprocessed: [] })
+      assert.strictEqual((yield* stack.gateway.stats).byService.dynamodb?.total, 3)
+      assert.strictEqual((yield* scanDirect(table)).length, 60)
+    }))
+
+  it.effect("batchWrite retries a throttled chunk, and reports exactly the items it could not write", () =>
+    Effect.gen(function*() {
+      const stack = yield* LocalAws.LocalAws
+      const table = yield* newTable("batch-fault")
+      const items = Array.from({ length: 30 }, (_, i) => ({ id: { S: `i-${i}` } }))
+      // Every call is throttled: each chunk spends its attempts, then reports its items as not written.
+      yield* stack.gateway.setPlan({
+        seed: 1,
+        rules: [{ service: "dynamodb", operation: "BatchWriteItem", fault: "throttle", probability: 1 }]
+      })
+      const result = yield* DynamoDB.batchWrite(table, items, { concurrency: 1 }).pipe(
+        Effect.ensuring(stack.gateway.setPlan({ seed: 0, rules: [] }))
+      )
+      assert.strictEqual(result.written, 0)
+      assert.deepStrictEqual(result.unprocessed.map((u) => u.item.id?.S), items.map((i) => i.id.S))
+      assert.isTrue(result.unprocessed.every((u) => u.error._tag === "ThrottlingError"))
+      assert.strictEqual((yield* stack.gateway.stats).byOutcome.throttle, 2 * 4, "two chunks, four attempts each")
+
+      yield* stack.gateway.setPlan({
+        seed: 1,
+        rules: [{ service: "dynamodb", operation: "BatchWriteItem", fault: "throttle", probability: 1, times: 1 }]
+      })
+      const retried = yield* DynamoDB.batchWrite(table, items, { concurrency: 1 }).pipe(
+        Effect.ensuring(stack.gateway.setPlan({ seed: 0, rules: [] }))
+      )
+      assert.deepStrictEqual(retried, { written: 30, unprocessed: [] })
+      assert.strictEqual((yield* scanDirect(table)).length, 30)
+    }))
+})
+
+describe("DynamoDBError", () => {
+  const cancelled = {
+    __type: "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+    message:
+      "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]",
+    CancellationReasons: [
+      { Code: "None" },
+      { Code: "ConditionalCheckFailed", Message: "The conditional request failed", Item: { id: { S: "b" } } }
+    ]
+  }
+  const requestHandler = {
+    handle: async () => ({
+      response: new HttpResponse({
+        statusCode: 400,
+        headers: { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": "REQ" },
+        body: Readable.from([Buffer.from(JSON.stringify(cancelled))])
+      })
+    }),
+    updateHttpClientConfig: () => {},
+    httpHandlerConfigs: () => ({})
+  }
+
+  it.effect("a cancelled transaction decodes its reasons", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(DynamoDB.transactWriteItems({
+        TransactItems: [
+          { Put: { TableName: "t", Item: { id: { S: "a" } } } },
+          { Put: { TableName: "t", Item: { id: { S: "b" } }, ConditionExpression: "attribute_not_exists(id)" } }
+        ]
+      }))
+      assert.strictEqual(error._tag, "TransactionCanceledError")
+      if (error._tag !== "TransactionCanceledError") return
+      assert.deepStrictEqual(error.reasons.map((r) => r.code), ["None", "ConditionalCheckFailed"])
+      assert.deepStrictEqual(error.reasons[1]?.item, { id: { S: "b" } })
+      assert.include(error.message, "#1 ConditionalCheckFailed")
+    }).pipe(
+      Effect.provide(
+        DynamoDB.layer({ region: "us-east-1", clientConfig: { requestHandler } }).pipe(
+          Layer.provide(Credentials.layer({
+            provider: Credentials.fromStatic({ accessKeyId: "AKIATEST", secretAccessKey: Redacted.make("s") })
+          }))
+        )
+      )
+    ))
+})

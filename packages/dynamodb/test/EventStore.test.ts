@@ -1,0 +1,121 @@
+import { Credentials, RetryPolicy } from "@aws-resilience/core"
+import { Arbitraries, LocalAws, Scenario } from "@aws-resilience/testkit"
+import { assert, layer } from "@effect/vitest"
+import { Chunk, Effect, Exit, Layer, Option, Schema, Stream } from "effect"
+import { DynamoDB, EventStore } from "../src/index.js"
+import { scanDirect } from "./utils.js"
+
+const Event = Schema.Struct({
+  id: Schema.String,
+  kind: Schema.Literal("created", "updated"),
+  amount: Schema.Number
+})
+type Event = typeof Event.Type
+const Events = EventStore.Tag<Event>()("test/Events")
+
+let tables = 0
+const withStore = <A, E>(f: (store: EventStore.EventStore<Event>) => Effect.Effect<A, E, LocalAws.LocalAws>) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore.make({ tableName: `events-${Date.now().toString(36)}-${tables++}`, schema: Event })
+    yield* store.ensureTable
+    return yield* f(store)
+  })
+
+const event = (i: number, amount = i): Event => ({ id: `e-${i}`, kind: "created", amount })
+
+const Live = DynamoDB.layerConfig().pipe(
+  Layer.provideMerge(Layer.merge(Credentials.layer(), RetryPolicy.layer({ maxAttempts: 6 }))),
+  Layer.provideMerge(LocalAws.layerWithEnv())
+)
+
+layer(Live, { excludeTestServices: true })("EventStore", (it) => {
+  it.effect("put is idempotent, and a different event under the same id is a conflict", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        assert.deepStrictEqual(yield* store.put(event(1)), { id: "e-1", stored: "new" })
+        assert.deepStrictEqual(yield* store.put(event(1)), { id: "e-1", stored: "already" })
+        const conflict = yield* Effect.flip(store.put(event(1, 99)))
+        assert.strictEqual(conflict._tag, "EventConflictError")
+        assert.deepStrictEqual(yield* store.get("e-1"), Option.some(event(1)))
+        assert.deepStrictEqual(yield* store.get("missing"), Option.none())
+      })
+    ))
+
+  it.effect("an event the schema rejects is a typed error naming the field, and nothing is written", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(store.put({ id: "bad", kind: "deleted", amount: 1 } as any))
+        assert.strictEqual(error._tag, "InvalidEventError")
+        assert.include(error.message, "kind")
+        assert.strictEqual((yield* scanDirect(store.tableName)).length, 0)
+      })
+    ))
+
+  it.effect("list pages through every event, decoded", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        yield* Effect.forEach(Array.from({ length: 23 }, (_, i) => event(i)), store.put, { concurrency: 8 })
+        const listed = yield* Stream.runCollect(store.list({ pageSize: 5 }))
+        assert.deepStrictEqual(
+          Chunk.toReadonlyArray(listed).map((e) => e.id).sort(),
+          Array.from({ length: 23 }, (_, i) => `e-${i}`).sort()
+        )
+      })
+    ))
+
+  it.effect("put stays idempotent when the response to a landed write is lost", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        const report = yield* Scenario.run(store.put(event(7)), {
+          plan: {
+            seed: 3,
+            rules: [{ service: "dynamodb", operation: "PutItem", fault: "lostResponse", probability: 1, times: 1 }]
+          }
+        })
+        assert.deepStrictEqual(report.exit, Exit.succeed({ id: "e-7", stored: "already" as const }))
+        assert.strictEqual(report.requests.byOutcome.lostResponse, 1)
+        const items = yield* scanDirect(store.tableName)
+        assert.strictEqual(items.length, 1)
+      })
+    ))
+
+  it.effect("a typed tag can be provided with layerAs", () =>
+    Effect.gen(function*() {
+      const store = yield* Events
+      yield* store.ensureTable
+      assert.deepStrictEqual(yield* store.put(event(1)), { id: "e-1", stored: "new" })
+    }).pipe(
+      Effect.provide(EventStore.layerAs(Events, { tableName: `typed-${Date.now().toString(36)}`, schema: Event }))
+    ))
+
+  it.effect.prop(
+    "whatever the plan, every event put reported as stored is in the table exactly once",
+    [
+      Arbitraries.faultPlan({
+        services: ["dynamodb"],
+        faults: ["throttle", "status503", "reset", "lostResponse"],
+        maxProbability: 0.25
+      }),
+      Arbitraries.credentialEvents({ horizonMs: 200, maxEvents: 2, maxOutageMs: 100 })
+    ],
+    ([plan, events]) =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const report = yield* Scenario.run(
+            Effect.forEach(Array.from({ length: 15 }, (_, i) => event(i)), (e) => Effect.either(store.put(e)), {
+              concurrency: 5
+            }),
+            { plan, events }
+          )
+          assert.isTrue(Exit.isSuccess(report.exit))
+          if (!Exit.isSuccess(report.exit)) return
+          const stored = report.exit.value.flatMap((r) => (r._tag === "Right" ? [r.right.id] : []))
+          const items = yield* scanDirect(store.tableName)
+          const ids = items.map((item) => item.id?.S)
+          for (const id of stored) assert.strictEqual(ids.filter((x) => x === id).length, 1, `${id} stored once`)
+          assert.strictEqual(new Set(ids).size, ids.length)
+        })
+      ),
+    { fastCheck: { numRuns: 6 } }
+  )
+})
