@@ -8,7 +8,6 @@
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts"
 import { fromEnv, fromHttp, fromNodeProviderChain, fromTemporaryCredentials } from "@aws-sdk/credential-providers"
 import type { AwsCredentialIdentity } from "@smithy/types"
-import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -412,23 +411,26 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
           Effect.asVoid
         ))
 
-    const get = Effect.gen(function*() {
-      const current = yield* Ref.get(state)
+    // The hot path of every call: one read and, for expiring sets, one clock read; no fiber-level work.
+    const get: Service["get"] = Effect.flatMap(Ref.get(state), (current) => {
       if (Option.isNone(current)) {
-        return yield* resolveIfStill(0)
+        return resolveIfStill(0)
       }
       const credentials = current.value
       if (credentials.expiration === undefined) {
-        return credentials
+        return Effect.succeed(credentials)
       }
-      const left = credentials.expiration.getTime() - (yield* Clock.currentTimeMillis)
-      if (left <= mandatory) {
-        return yield* resolveIfStill(credentials.generation)
-      }
-      if (left <= advisory) {
-        yield* refreshInBackground(credentials.generation)
-      }
-      return credentials
+      const expiresAt = credentials.expiration.getTime()
+      return Effect.clockWith((clock) => {
+        const left = expiresAt - clock.unsafeCurrentTimeMillis()
+        if (left <= mandatory) {
+          return resolveIfStill(credentials.generation)
+        }
+        if (left <= advisory) {
+          return Effect.as(refreshInBackground(credentials.generation), credentials)
+        }
+        return Effect.succeed(credentials)
+      })
     })
 
     return {

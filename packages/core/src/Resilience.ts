@@ -52,6 +52,59 @@ export interface SdkClient {
 
 const operationName = (command: object): string => command.constructor.name.replace(/Command$/, "")
 
+const currentPolicy = Effect.map(
+  Effect.serviceOption(RetryPolicy.RetryPolicy),
+  Option.getOrElse(() => RetryPolicy.standard)
+)
+
+/**
+ * The slow path, entered after a first failure: the policy's schedule decides, and before each retry a
+ * `CredentialsError` renews the credentials and the client, anything else pays the budget.
+ */
+const retryAfter = <C, A>(
+  self: ManagedClient.ManagedClient<C>,
+  operation: string,
+  attempt: Effect.Effect<A, AwsError.AwsError>,
+  policy: RetryPolicy.Policy,
+  first: AwsError.AwsError
+): Effect.Effect<A, AwsError.AwsError> => {
+  let lastCost = Option.none<number>()
+  const beforeRetry = (error: AwsError.AwsError): Effect.Effect<boolean> =>
+    Effect.gen(function*() {
+      if (error._tag === "CredentialsError") {
+        // Renewal is not load on the service, so it is not charged to the budget; the attempt limit bounds it.
+        yield* self.renew(error.generation).pipe(
+          Effect.catchAll((e) =>
+            Effect.logWarning("credentials renewal failed; the next attempt will retry it", e.message)
+          )
+        )
+      } else {
+        const cost = yield* self.budget.acquire(error)
+        if (Option.isNone(cost)) {
+          yield* Effect.logDebug("retry budget exhausted; not retrying", error.message)
+          return false
+        }
+        lastCost = cost
+      }
+      yield* Metric.increment(Metric.taggedWithLabels(Metrics.retries, [
+        MetricLabel.make("error", error._tag),
+        MetricLabel.make("service", self.service),
+        MetricLabel.make("operation", operation)
+      ]))
+      return true
+    })
+  return Effect.flatMap(Schedule.driver(policy.schedule.pipe(Schedule.checkEffect(beforeRetry))), (driver) => {
+    const loop = (error: AwsError.AwsError): Effect.Effect<A, AwsError.AwsError> =>
+      driver.next(error).pipe(
+        Effect.matchEffect({
+          onFailure: () => Effect.fail(error),
+          onSuccess: () => Effect.catchAll(attempt, loop)
+        })
+      )
+    return Effect.tap(loop(first), () => self.budget.release(lastCost))
+  })
+}
+
 /**
  * Runs one operation through the client with the policy in context (or the SDK's standard mode).
  *
@@ -61,61 +114,20 @@ const operationName = (command: object): string => command.constructor.name.repl
 export const execute: {
   <C, A>(operation: Operation<C, A>): (self: ManagedClient.ManagedClient<C>) => Effect.Effect<A, AwsError.AwsError>
   <C, A>(self: ManagedClient.ManagedClient<C>, operation: Operation<C, A>): Effect.Effect<A, AwsError.AwsError>
-} = dual(2, <C, A>(self: ManagedClient.ManagedClient<C>, operation: Operation<C, A>) =>
-  Effect.gen(function*() {
-    const policy = Option.getOrElse(yield* Effect.serviceOption(RetryPolicy.RetryPolicy), () => RetryPolicy.standard)
-    const context = { service: self.service, operation: operation.name }
-    let lastCost = Option.none<number>()
-
-    const attempt = self.use((client, generation) =>
-      Effect.tryPromise({
-        try: (signal) => operation.run(client, signal),
-        catch: (error) => AwsError.classify(error, { ...context, generation })
-      })
-    )
-
-    const beforeRetry = (error: AwsError.AwsError): Effect.Effect<boolean> =>
-      Effect.gen(function*() {
-        if (error._tag === "CredentialsError") {
-          // Renewal is not load on the service, so it is not charged to the budget; the attempt limit bounds it.
-          yield* self.renew(error.generation).pipe(
-            Effect.catchAll((e) =>
-              Effect.logWarning("credentials renewal failed; the next attempt will retry it", e.message)
-            )
-          )
-        } else {
-          const cost = yield* self.budget.acquire(error)
-          if (Option.isNone(cost)) {
-            yield* Effect.logDebug("retry budget exhausted; not retrying", error.message)
-            return false
-          }
-          lastCost = cost
-        }
-        yield* Metric.increment(Metric.taggedWithLabels(Metrics.retries, [
-          MetricLabel.make("error", error._tag),
-          MetricLabel.make("service", self.service),
-          MetricLabel.make("operation", operation.name)
-        ]))
-        return true
-      })
-
-    // The schedule is only started after a first failure, so a call that succeeds at once pays nothing for it.
-    const retrying = (first: AwsError.AwsError) =>
-      Effect.flatMap(Schedule.driver(policy.schedule.pipe(Schedule.checkEffect(beforeRetry))), (driver) => {
-        const loop = (error: AwsError.AwsError): Effect.Effect<A, AwsError.AwsError> =>
-          driver.next(error).pipe(
-            Effect.matchEffect({
-              onFailure: () => Effect.fail(error),
-              onSuccess: () => Effect.catchAll(attempt, loop)
-            })
-          )
-        return loop(first)
-      })
-
-    const result = yield* Effect.catchAll(attempt, retrying)
-    yield* self.budget.release(lastCost)
-    return result
-  }).pipe(
+} = dual(2, <C, A>(self: ManagedClient.ManagedClient<C>, operation: Operation<C, A>) => {
+  const attempt = self.use((client, generation) =>
+    Effect.tryPromise({
+      try: (signal) => operation.run(client, signal),
+      catch: (error) => AwsError.classify(error, { service: self.service, operation: operation.name, generation })
+    })
+  )
+  // The fast path: a call that succeeds at once never builds the schedule.
+  return attempt.pipe(
+    Effect.matchEffect({
+      onSuccess: (value) => Effect.as(self.budget.release(Option.none()), value),
+      onFailure: (first) =>
+        Effect.flatMap(currentPolicy, (policy) => retryAfter(self, operation.name, attempt, policy, first))
+    }),
     Metric.trackDuration(Metrics.callDuration(self.service, operation.name)),
     Effect.withSpan(`${self.service}.${operation.name}`, {
       kind: "client",
@@ -123,7 +135,8 @@ export const execute: {
       captureStackTrace: false,
       attributes: { "rpc.system": "aws-api", "rpc.service": self.service, "rpc.method": operation.name }
     })
-  ))
+  )
+})
 
 /**
  * Sends one SDK command, e.g. `Resilience.send(client, new PutItemCommand(input))`.
