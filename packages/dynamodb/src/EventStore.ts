@@ -11,7 +11,7 @@ import type { AwsError } from "@aws-resilience/core"
 import { EventCodec } from "@aws-resilience/core"
 import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import * as Chunk from "effect/Chunk"
-import * as Context from "effect/Context"
+import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -59,27 +59,6 @@ export interface EventStore<A> {
   /** Creates the table (on-demand capacity) for development and tests. */
   readonly ensureTable: Effect.Effect<void, AwsError.AwsError>
 }
-
-/**
- * The default tag. For several stores in one program, or a typed one, make your own with `Tag<A>()(key)`.
- *
- * @since 0.1.0
- * @category tags
- */
-export const EventStore: Context.Tag<EventStore<unknown>, EventStore<unknown>> = Context.GenericTag<
-  EventStore<unknown>
->(
-  "@aws-resilience/dynamodb/EventStore"
-)
-
-/**
- * A tag for a store of `A`, e.g. `const Orders = EventStore.Tag<Order>()("app/Orders")`.
- *
- * @since 0.1.0
- * @category tags
- */
-export const Tag = <A>() => (key: string): Context.Tag<EventStore<A>, EventStore<A>> =>
-  Context.GenericTag<EventStore<A>>(key)
 
 /**
  * @since 0.1.0
@@ -165,21 +144,13 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventStore<A>,
   })
 
 /**
- * Provides the default `EventStore` tag.
+ * Provides a store under the caller's own tag, e.g.
+ * `class Orders extends Context.Tag("app/Orders")<Orders, EventStore.EventStore<Order>>() {}`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = <A, I>(options: Options<A, I>): Layer.Layer<EventStore<unknown>, never, DynamoDB.DynamoDB> =>
-  Layer.effect(EventStore, make(options) as Effect.Effect<EventStore<unknown>, never, DynamoDB.DynamoDB>)
-
-/**
- * Provides a typed tag made with `Tag<A>()`.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerAs = <A, I>(
-  tag: Context.Tag<EventStore<A>, EventStore<A>>,
+export const layer = <Self, A, I>(
+  tag: Context.Tag<Self, EventStore<A>>,
   options: Options<A, I>
-): Layer.Layer<EventStore<A>, never, DynamoDB.DynamoDB> => Layer.effect(tag, make(options))
+): Layer.Layer<Self, never, DynamoDB.DynamoDB> => Layer.effect(tag, make(options))

@@ -1,7 +1,7 @@
 import { Credentials, RetryPolicy } from "@aws-resilience/core"
 import { Arbitraries, LocalAws, Scenario } from "@aws-resilience/testkit"
 import { assert, layer } from "@effect/vitest"
-import { Chunk, Effect, Exit, Layer, Option, Schema, Stream } from "effect"
+import { Chunk, Context, Effect, Exit, Layer, Option, Schema, Stream } from "effect"
 import { DynamoDB, EventStore } from "../src/index.js"
 import { scanDirect } from "./utils.js"
 
@@ -11,7 +11,7 @@ const Event = Schema.Struct({
   amount: Schema.Number
 })
 type Event = typeof Event.Type
-const Events = EventStore.Tag<Event>()("test/Events")
+class Events extends Context.Tag("test/Events")<Events, EventStore.EventStore<Event>>() {}
 
 let tables = 0
 const withStore = <A, E>(f: (store: EventStore.EventStore<Event>) => Effect.Effect<A, E, LocalAws.LocalAws>) =>
@@ -79,13 +79,13 @@ layer(Live, { excludeTestServices: true })("EventStore", (it) => {
       })
     ))
 
-  it.effect("a typed tag can be provided with layerAs", () =>
+  it.effect("a store is provided under the caller's own tag", () =>
     Effect.gen(function*() {
       const store = yield* Events
       yield* store.ensureTable
       assert.deepStrictEqual(yield* store.put(event(1)), { id: "e-1", stored: "new" })
     }).pipe(
-      Effect.provide(EventStore.layerAs(Events, { tableName: `typed-${Date.now().toString(36)}`, schema: Event }))
+      Effect.provide(EventStore.layer(Events, { tableName: `typed-${Date.now().toString(36)}`, schema: Event }))
     ))
 
   it.effect.prop(

@@ -1,1 +1,2 @@
-export {}
+export * as EventQueue from "./EventQueue.js"
+export * as SQS from "./SQS.js"

@@ -1,0 +1,271 @@
+/**
+ * The incident, replayed on the local stack: events are stored and enqueued while credentials are revoked,
+ * re-issued and expired, and the gateway throttles, fails and loses responses after writes. The report counts
+ * what the store and the queue really hold, read straight from dynalite and drained from the queue.
+ *
+ * @since 0.1.0
+ */
+import { AwsError, Metrics } from "@aws-resilience/core"
+import { type DynamoDB, EventStore } from "@aws-resilience/dynamodb"
+import { EventQueue, SQS } from "@aws-resilience/sqs"
+import { CredentialEvent, type FaultPlan, LocalAws } from "@aws-resilience/testkit"
+import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+
+/**
+ * An event of the incident's application.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Event = Schema.Struct({
+  id: Schema.String,
+  type: Schema.Literal("order.created", "order.paid", "order.shipped"),
+  customer: Schema.String,
+  amount: Schema.Number,
+  at: Schema.DateFromString
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Event = typeof Event.Type
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly events: number
+  readonly concurrency: number
+  readonly seed: number
+  /** Probability of each gateway fault per request, e.g. `{ throttle: 0.02 }`. */
+  readonly faults: Partial<Record<FaultPlan.FaultKind, number>>
+  readonly maxAttempts: number
+  /** Called as events complete, with the count done so far. */
+  readonly onProgress?: ((done: number, total: number) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * The default fault mix: what the incident's Lambda saw, made frequent enough to matter in a short run.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultFaults: Partial<Record<FaultPlan.FaultKind, number>> = {
+  throttle: 0.02,
+  status503: 0.02,
+  reset: 0.01,
+  lostResponse: 0.02
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Report {
+  readonly events: number
+  readonly stored: number
+  readonly storedTwice: number
+  readonly alreadyStored: number
+  readonly enqueued: number
+  readonly deliveredTwice: number
+  readonly failed: number
+  readonly lost: number
+  readonly credentialFetches: number
+  readonly clientRebuilds: number
+  readonly retries: Readonly<Record<string, number>>
+  readonly gateway: Readonly<Record<string, number>>
+  readonly p50: number
+  readonly p99: number
+  readonly seconds: number
+}
+
+const makeEvent = (i: number): Event => ({
+  id: `evt-${String(i).padStart(6, "0")}`,
+  type: (["order.created", "order.paid", "order.shipped"] as const)[i % 3]!,
+  customer: `customer-${i % 37}`,
+  amount: (i * 7919) % 10_000 / 100,
+  at: new Date(Date.UTC(2026, 0, 1) + i * 1000)
+})
+
+/** Credential trouble at fixed points of progress: two revocations (re-issued on the next fetch) and an expiry. */
+const credentialTrouble: ReadonlyArray<readonly [number, CredentialEvent.CredentialEvent]> = [
+  [0.2, { _tag: "Revoke", atMs: 0 }],
+  [0.45, { _tag: "Revoke", atMs: 0 }],
+  [0.7, { _tag: "Expire", atMs: 0 }]
+]
+
+const retriesByCause = Effect.map(Metric.snapshot, (pairs) => {
+  const counts: Record<string, number> = {}
+  for (const pair of pairs) {
+    if (pair.metricKey.name !== "aws_resilience_retries") continue
+    const tag = pair.metricKey.tags.find((t) => t.key === "error")?.value ?? "?"
+    const state = pair.metricState as unknown as { count: number }
+    counts[tag] = (counts[tag] ?? 0) + Number(state.count)
+  }
+  return counts
+})
+
+const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+
+/** Every item of the table, read straight from dynalite: the ground truth of what was stored. */
+const scanDirect = (stack: LocalAws.LocalAws.Service, tableName: string) =>
+  Effect.promise(async () => {
+    const client = new DynamoDBClient({
+      region: stack.region,
+      endpoint: stack.directEndpoints.dynamodb,
+      credentials: { accessKeyId: "direct", secretAccessKey: "direct" }
+    })
+    const items: Array<Record<string, any>> = []
+    let start: Record<string, any> | undefined
+    do {
+      const page = await client.send(
+        new ScanCommand({ TableName: tableName, ...(start ? { ExclusiveStartKey: start } : {}) })
+      )
+      items.push(...(page.Items ?? []))
+      start = page.LastEvaluatedKey
+    } while (start)
+    client.destroy()
+    return items
+  })
+
+/** Receives and deletes until the queue answers empty twice; returns the event id of every message. */
+const drain = (queueUrl: string) =>
+  Effect.gen(function*() {
+    const ids: Array<string> = []
+    let empty = 0
+    while (empty < 2) {
+      const { Messages = [] } = yield* SQS.receiveMessage({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1
+      })
+      empty = Messages.length === 0 ? empty + 1 : 0
+      for (const message of Messages) {
+        ids.push((JSON.parse(message.Body ?? "{}") as { id: string }).id)
+        yield* SQS.deleteMessage({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! })
+      }
+    }
+    return ids
+  })
+
+/**
+ * Runs the replay on an already started stack (with the process pointed at it).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = (
+  options: Options
+): Effect.Effect<Report, AwsError.AwsError, LocalAws.LocalAws | DynamoDB.DynamoDB | SQS.SQS> =>
+  Effect.gen(function*() {
+    const stack = yield* LocalAws.LocalAws
+    const tableName = "incident-events"
+    const store = yield* EventStore.make({ tableName, schema: Event })
+    yield* store.ensureTable
+    const { QueueUrl } = yield* SQS.createQueue({
+      QueueName: "incident-events.fifo",
+      Attributes: { FifoQueue: "true", ContentBasedDeduplication: "false" }
+    })
+    const queue = yield* EventQueue.make({ queueUrl: QueueUrl!, schema: Event, groupId: (e: Event) => e.customer })
+
+    const plan: FaultPlan.FaultPlan = {
+      seed: options.seed,
+      rules: Object.entries(options.faults).flatMap(([fault, probability]) =>
+        (["dynamodb", "sqs"] as const).map((service) => ({
+          service,
+          fault: fault as FaultPlan.FaultKind,
+          probability: probability ?? 0
+        }))
+      )
+    }
+    yield* stack.gateway.resetStats
+    yield* stack.gateway.setPlan(plan)
+    const fetchesBefore = yield* stack.authority.fetchCount
+    const rebuildsBefore = (yield* Metric.value(Metrics.clientRebuilds)).count
+    const retriesBefore = yield* retriesByCause
+
+    const done = yield* Ref.make(0)
+    const latencies: Array<number> = []
+    let alreadyStored = 0
+    let failed = 0
+    const started = performance.now()
+
+    const ingest = (i: number) =>
+      Effect.gen(function*() {
+        const event = makeEvent(i)
+        const t0 = performance.now()
+        const put = yield* store.put(event)
+        if (put.stored === "already") alreadyStored++
+        yield* queue.enqueue(event)
+        latencies.push(performance.now() - t0)
+      }).pipe(
+        Effect.catchAll((error) =>
+          Effect.sync(() => failed++).pipe(
+            Effect.zipRight(
+              Effect.logWarning(`event ${i} failed: ${AwsError.isAwsError(error) ? error.message : String(error)}`)
+            )
+          )
+        ),
+        Effect.zipRight(Ref.updateAndGet(done, (n) => n + 1)),
+        Effect.tap((n) => applyTrouble(n)),
+        Effect.tap((n) => (options.onProgress ? options.onProgress(n, options.events) : Effect.void))
+      )
+
+    let nextTrouble = 0
+    const applyTrouble = (n: number) =>
+      Effect.suspend(() => {
+        const next = credentialTrouble[nextTrouble]
+        if (next === undefined || n < next[0] * options.events) return Effect.void
+        nextTrouble++
+        return CredentialEvent.apply(stack.authority, next[1]).pipe(
+          Effect.zipRight(Effect.logInfo(`credentials: ${next[1]._tag.toLowerCase()} at ${n} events`))
+        )
+      })
+
+    yield* Effect.forEach(Array.from({ length: options.events }, (_, i) => i), ingest, {
+      concurrency: options.concurrency,
+      discard: true
+    })
+    const seconds = (performance.now() - started) / 1000
+    yield* stack.gateway.setPlan({ seed: 0, rules: [] })
+
+    // Ground truth: the table as dynalite holds it, and the queue drained to empty.
+    const items = yield* scanDirect(stack, tableName)
+    const storedIds = items.map((item) => item.id?.S as string)
+    const receivedIds = yield* drain(QueueUrl!)
+    const wanted = Array.from({ length: options.events }, (_, i) => makeEvent(i).id)
+    const storedSet = new Set(storedIds)
+    const receivedSet = new Set(receivedIds)
+    const lost = wanted.filter((id) => !storedSet.has(id) || !receivedSet.has(id)).length
+    latencies.sort((a, b) => a - b)
+    const retriesAfter = yield* retriesByCause
+    const stats = yield* stack.gateway.stats
+    return {
+      events: options.events,
+      stored: storedSet.size,
+      storedTwice: storedIds.length - storedSet.size,
+      alreadyStored,
+      enqueued: receivedSet.size,
+      deliveredTwice: receivedIds.length - receivedSet.size,
+      failed,
+      lost,
+      credentialFetches: (yield* stack.authority.fetchCount) - fetchesBefore,
+      clientRebuilds: (yield* Metric.value(Metrics.clientRebuilds)).count - rebuildsBefore,
+      retries: Object.fromEntries(
+        Object.entries(retriesAfter).map(([tag, n]) => [tag, n - (retriesBefore[tag] ?? 0)]).filter(([, n]) =>
+          (n as number) > 0
+        )
+      ),
+      gateway: stats.byOutcome as Record<string, number>,
+      p50: percentile(latencies, 0.5),
+      p99: percentile(latencies, 0.99),
+      seconds
+    } satisfies Report
+  })

@@ -1,0 +1,148 @@
+/**
+ * `pnpm demo`: replays the incident on the local stack and prints what happened. Exits non-zero if any event
+ * is lost or stored twice.
+ */
+import { Credentials, RetryPolicy } from "@aws-resilience/core"
+import { DynamoDB } from "@aws-resilience/dynamodb"
+import { SQS } from "@aws-resilience/sqs"
+import { FaultPlan, LocalAws } from "@aws-resilience/testkit"
+import { Command, Options } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as Console from "effect/Console"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Schema from "effect/Schema"
+import * as Demo from "./Demo.js"
+
+class DemoFailed extends Data.TaggedError("DemoFailed")<{ readonly lost: number; readonly storedTwice: number }> {
+  override get message() {
+    return `${this.lost} events lost, ${this.storedTwice} stored twice`
+  }
+}
+
+class BadFaultMix extends Data.TaggedError("BadFaultMix")<{ readonly input: string; readonly reason: string }> {
+  override get message() {
+    return `--faults ${
+      JSON.stringify(this.input)
+    }: ${this.reason} (expected e.g. throttle=0.02,status503=0.02,lostResponse=0.01)`
+  }
+}
+
+const parseFaults = (input: string) =>
+  Effect.gen(function*() {
+    if (input.trim() === "none") return {}
+    const mix: Record<string, number> = {}
+    for (const part of input.split(",").map((p) => p.trim()).filter((p) => p.length > 0)) {
+      const [name, value] = part.split("=")
+      const kind = Schema.decodeUnknownOption(FaultPlan.FaultKind)(name)
+      if (kind._tag === "None") {
+        return yield* new BadFaultMix({ input, reason: `unknown fault ${JSON.stringify(name)}` })
+      }
+      const probability = Number(value)
+      if (!Number.isFinite(probability) || probability < 0 || probability > 1) {
+        return yield* new BadFaultMix({ input, reason: `${name} needs a probability between 0 and 1` })
+      }
+      mix[kind.value] = probability
+    }
+    return mix
+  })
+
+const progress = (done: number, total: number) =>
+  Effect.sync(() => {
+    const step = Math.max(1, Math.floor(total / 10))
+    if (process.stdout.isTTY) {
+      const width = 30
+      const filled = Math.round((done / total) * width)
+      process.stdout.write(
+        `\r  [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}${done === total ? "\n" : ""}`
+      )
+    } else if (done % step === 0 || done === total) {
+      process.stdout.write(`  ${done}/${total} events\n`)
+    }
+  })
+
+const row = (label: string, value: string | number) => `  ${label.padEnd(28)} ${String(value).padStart(10)}`
+
+const print = (report: Demo.Report) =>
+  Console.log(
+    [
+      "",
+      "Incident replay: results",
+      row("events", report.events),
+      row("stored", report.stored),
+      row("  duplicates (stored twice)", report.storedTwice),
+      row("  retried, already there", report.alreadyStored),
+      row("enqueued", report.enqueued),
+      row("  delivered twice", report.deliveredTwice),
+      row("failed after retries", report.failed),
+      row("lost", report.lost),
+      row("credential fetches", report.credentialFetches),
+      row("client rebuilds", report.clientRebuilds),
+      "  retries by cause",
+      ...Object.entries(report.retries).map(([tag, n]) => row(`    ${tag}`, n)),
+      "  gateway requests by outcome",
+      ...Object.entries(report.gateway).map(([outcome, n]) => row(`    ${outcome}`, n)),
+      row("latency p50 (ms)", report.p50.toFixed(1)),
+      row("latency p99 (ms)", report.p99.toFixed(1)),
+      row("wall time (s)", report.seconds.toFixed(1)),
+      ""
+    ].join("\n")
+  )
+
+const events = Options.integer("events").pipe(Options.withDefault(2000), Options.withDescription("events to ingest"))
+const concurrency = Options.integer("concurrency").pipe(
+  Options.withDefault(50),
+  Options.withDescription("events in flight")
+)
+const seed = Options.integer("seed").pipe(Options.withDefault(1), Options.withDescription("seed of the fault plan"))
+const faults = Options.text("faults").pipe(
+  Options.withDefault("throttle=0.02,status503=0.02,reset=0.01,lostResponse=0.02"),
+  Options.withDescription("fault mix per request, or none")
+)
+const maxAttempts = Options.integer("max-attempts").pipe(
+  Options.withDefault(5),
+  Options.withDescription("attempts per call")
+)
+
+const command = Command.make(
+  "demo",
+  { events, concurrency, seed, faults, maxAttempts },
+  (args) =>
+    Effect.gen(function*() {
+      const mix = yield* parseFaults(args.faults)
+      yield* Console.log(
+        `Replaying the incident: ${args.events} events, ${args.concurrency} at a time, seed ${args.seed}`
+      )
+      const report = yield* Demo.run({
+        events: args.events,
+        concurrency: args.concurrency,
+        seed: args.seed,
+        faults: mix,
+        maxAttempts: args.maxAttempts,
+        onProgress: progress
+      }).pipe(
+        Effect.provide(
+          Layer.mergeAll(DynamoDB.layerConfig(), SQS.layerConfig()).pipe(
+            Layer.provideMerge(Layer.merge(Credentials.layer(), RetryPolicy.layer({ maxAttempts: args.maxAttempts }))),
+            Layer.provideMerge(LocalAws.layerWithEnv())
+          )
+        )
+      )
+      yield* print(report)
+      if (report.lost > 0 || report.storedTwice > 0) {
+        return yield* new DemoFailed({ lost: report.lost, storedTwice: report.storedTwice })
+      }
+      yield* Console.log("No event lost, none stored twice.")
+    })
+)
+
+const cli = Command.run(command, { name: "aws-resilience demo", version: "0.1.0" })
+
+cli(process.argv).pipe(
+  Logger.withMinimumLogLevel(LogLevel.Warning),
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain
+)

@@ -1,0 +1,346 @@
+/**
+ * EventQueue against fauxqs behind the SigV4-checking gateway: enqueue, batches and consume.
+ */
+import { RetryPolicy } from "@aws-resilience/core"
+import { LocalAws, Scenario } from "@aws-resilience/testkit"
+import { assert, layer } from "@effect/vitest"
+import { Chunk, Context, Effect, Either, Exit, Ref, Schema, Stream } from "effect"
+import * as EventQueue from "../src/EventQueue.js"
+import * as SQS from "../src/SQS.js"
+import { createQueue, drain, idsOf, Order, order, resetStats, sqsOutcomes, StackWithSqs, unique } from "./utils.js"
+
+const big = (id: string, bytes: number) => order(id, { note: "x".repeat(bytes) })
+
+layer(StackWithSqs, { excludeTestServices: true })("EventQueue", (it) => {
+  it.effect("enqueue, then receive the same event", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("roundtrip"))
+      const queue = yield* EventQueue.make({ queueUrl, schema: Order })
+      const sent = yield* queue.enqueue(order("o-1", { amount: 42 }))
+      assert.strictEqual(sent.id, "o-1")
+      const messages = yield* drain(queueUrl)
+      assert.strictEqual(messages.length, 1)
+      assert.strictEqual(messages[0]!.MessageId, sent.messageId)
+      assert.deepStrictEqual(JSON.parse(messages[0]!.Body!), { id: "o-1", customer: "c-1", amount: 42 })
+    }))
+
+  it.effect("the dual combinator works on a queue from a tag-less make", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("dual"))
+      const queue = yield* EventQueue.make({ queueUrl, schema: Order })
+      const sent = yield* queue.pipe(EventQueue.enqueue(order("o-dual")))
+      const outcomes = yield* EventQueue.enqueueBatch(queue, [order("o-b1"), order("o-b2")])
+      assert.strictEqual(sent.id, "o-dual")
+      assert.deepStrictEqual(outcomes.map((o) => o.status), ["sent", "sent"])
+      assert.sameMembers(idsOf(yield* drain(queueUrl)), ["o-dual", "o-b1", "o-b2"])
+    }))
+
+  it.effect("a queue under the caller's own tag, with the data-last combinators", () =>
+    Effect.gen(function*() {
+      class Orders extends Context.Tag("test/Orders")<Orders, EventQueue.EventQueue<Order>>() {}
+      const queueUrl = yield* createQueue(unique("tagged"))
+      const program = Effect.gen(function*() {
+        const sent = yield* Effect.flatMap(Orders, EventQueue.enqueue(order("t-1", { amount: 3 })))
+        const outcomes = yield* Effect.flatMap(Orders, EventQueue.enqueueBatch([order("t-2", { amount: 4 })]))
+        const amounts: Array<number> = []
+        const results = yield* Effect.map(
+          Orders,
+          EventQueue.consume((event: Order) => Effect.sync(() => amounts.push(event.amount)))
+        ).pipe(Stream.unwrap, Stream.take(2), Stream.runCollect)
+        return { sent, outcomes, amounts, results: Chunk.toArray(results) }
+      })
+      const { amounts, outcomes, results, sent } = yield* program.pipe(
+        Effect.provide(EventQueue.layer(Orders, { queueUrl, schema: Order, waitTime: "1 second" }))
+      )
+      assert.strictEqual(sent.id, "t-1")
+      assert.deepStrictEqual(outcomes.map((o) => o.status), ["sent"])
+      assert.sameMembers(amounts, [3, 4])
+      assert.deepStrictEqual(results.map((r) => r._tag), ["Processed", "Processed"])
+    }))
+
+  it.effect("FIFO: the group id and the event id as deduplication id", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("orders") + ".fifo")
+      const queue = yield* EventQueue.make({ queueUrl, schema: Order, groupId: (o) => o.customer })
+      assert.isTrue(queue.fifo)
+      const first = yield* queue.enqueue(order("f-1", { customer: "alice" }))
+      // The same id again is deduplicated by SQS: same message id, one message.
+      const again = yield* queue.enqueue(order("f-1", { customer: "alice" }))
+      assert.strictEqual(again.messageId, first.messageId)
+      const batch = yield* queue.enqueueBatch([order("f-2", { customer: "bob" }), order("f-1", { customer: "alice" })])
+      assert.deepStrictEqual(batch.map((o) => o.status), ["sent", "sent"])
+      const messages = yield* drain(queueUrl)
+      const byId = new Map(messages.map((m) => [JSON.parse(m.Body!).id as string, m]))
+      assert.deepStrictEqual([...byId.keys()].sort(), ["f-1", "f-2"])
+      assert.strictEqual(messages.length, 2)
+      assert.strictEqual(byId.get("f-1")!.Attributes?.MessageGroupId, "alice")
+      assert.strictEqual(byId.get("f-1")!.Attributes?.MessageDeduplicationId, "f-1")
+      assert.strictEqual(byId.get("f-2")!.Attributes?.MessageGroupId, "bob")
+      assert.strictEqual(byId.get("f-2")!.Attributes?.MessageDeduplicationId, "f-2")
+    }))
+
+  it.effect("FIFO: the group defaults to the event id", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("default-group") + ".fifo")
+      const queue = yield* EventQueue.make({ queueUrl, schema: Order })
+      yield* queue.enqueue(order("g-1"))
+      const [message] = yield* drain(queueUrl)
+      assert.strictEqual(message!.Attributes?.MessageGroupId, "g-1")
+    }))
+
+  it.effect("an invalid event fails with InvalidEventError naming the field, and nothing is sent", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("invalid"))
+      const queue = yield* EventQueue.make({ queueUrl, schema: Order })
+      yield* resetStats
+      const error = yield* Effect.flip(queue.enqueue(order("bad", { amount: -1 })))
+      assert.strictEqual(error._tag, "InvalidEventError")
+      if (error._tag !== "InvalidEventError") return
+      assert.deepStrictEqual(error.issues.map((i) => i.path), ["amount"])
+      assert.include(error.message, "amount")
+      assert.deepStrictEqual(yield* sqsOutcomes, {}, "no request reached SQS")
+      assert.strictEqual((yield* drain(queueUrl)).length, 0)
+    }))
+
+  it.effect("an oversize event fails with MessageTooLargeError and its size, and nothing is sent", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("oversize"))
+      const queue = yield* EventQueue.make({ queueUrl, schema: Order })
+      yield* resetStats
+      const event = big("huge", 300_000)
+      const error = yield* Effect.flip(queue.enqueue(event))
+      assert.strictEqual(error._tag, "MessageTooLargeError")
+      if (error._tag !== "MessageTooLargeError") return
+      assert.strictEqual(error.id, "huge")
+      assert.strictEqual(error.size, Buffer.byteLength(JSON.stringify(event)))
+      assert.strictEqual(error.limit, 262_144)
+      assert.deepStrictEqual(yield* sqsOutcomes, {})
+      // Just under the limit is accepted.
+      const fits = big("fits", 262_144 - Buffer.byteLength(JSON.stringify(big("fits", 0))))
+      assert.strictEqual(Buffer.byteLength(JSON.stringify(fits)), 262_144)
+      yield* queue.enqueue(fits)
+      assert.deepStrictEqual(idsOf(yield* drain(queueUrl)), ["fits"])
+    }))
+
+  it.effect("a batch with poisoned entries sends the rest and reports each entry in order", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("poisoned"))
+      const queue = yield* EventQueue.make({ queueUrl, schema: Order })
+      const events = Array.from({ length: 12 }, (_, i) => order(`p-${i}`))
+      events[3] = order("p-3", { amount: -5 })
+      events[7] = big("p-7", 270_000)
+      events[9] = { customer: "c-1", amount: 1 } as unknown as Order
+      const outcomes = yield* queue.enqueueBatch(events)
+      assert.deepStrictEqual(outcomes.map((o) => o.index), events.map((_, i) => i))
+      assert.deepStrictEqual(
+        outcomes.map((o) => o.status),
+        events.map((_, i) => [3, 7, 9].includes(i) ? "rejected" : "sent")
+      )
+      const rejected = outcomes.filter((o) => o.status === "rejected")
+      assert.deepStrictEqual(rejected.map((o) => [o.id, o.error._tag]), [
+        ["p-3", "InvalidEventError"],
+        ["p-7", "MessageTooLargeError"],
+        [undefined, "InvalidEventError"]
+      ])
+      const received = idsOf(yield* drain(queueUrl))
+      assert.sameMembers(received, events.filter((_, i) => ![3, 7, 9].includes(i)).map((e) => e.id))
+      assert.strictEqual(received.length, 9)
+      for (const outcome of outcomes) {
+        if (outcome.status === "sent") assert.strictEqual(outcome.id, `p-${outcome.index}`)
+      }
+    }))
+
+  it.effect("a batch is chunked by 10 entries: 25 events, 3 requests", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("chunks"))
+      const queue = yield* EventQueue.make({ queueUrl, schema: Order })
+      yield* resetStats
+      const outcomes = yield* queue.enqueueBatch(Array.from({ length: 25 }, (_, i) => order(`c-${i}`)))
+      assert.deepStrictEqual(yield* sqsOutcomes, { ok: 3 })
+      assert.isTrue(outcomes.every((o) => o.status === "sent"))
+      assert.strictEqual(new Set(outcomes.map((o) => o.status === "sent" && o.messageId)).size, 25)
+      assert.strictEqual((yield* drain(queueUrl)).length, 25)
+    }))
+
+  it.effect("a batch is chunked by 256 KiB: 5 events of 100 KB, 3 requests", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("bytes"))
+      const queue = yield* EventQueue.make({ queueUrl, schema: Order })
+      yield* resetStats
+      const outcomes = yield* queue.enqueueBatch(Array.from({ length: 5 }, (_, i) => big(`b-${i}`, 100_000)))
+      assert.deepStrictEqual(yield* sqsOutcomes, { ok: 3 })
+      assert.isTrue(outcomes.every((o) => o.status === "sent"))
+      assert.strictEqual((yield* drain(queueUrl)).length, 5)
+    }))
+
+  it.effect("a batch under throttling (p = 0.5) sends every entry exactly once", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("throttled"))
+      const queue = yield* EventQueue.make({ queueUrl, schema: Order })
+      const events = Array.from({ length: 40 }, (_, i) => order(`t-${i}`))
+      const report = yield* Scenario.run(
+        queue.enqueueBatch(events).pipe(
+          Effect.provide(RetryPolicy.layer({ maxAttempts: 10, throttlingBaseDelay: "20 millis" }))
+        ),
+        {
+          plan: {
+            seed: 7,
+            rules: [{ service: "sqs", operation: "SendMessageBatch", fault: "throttle", probability: 0.5 }]
+          }
+        }
+      )
+      assert.isTrue(Exit.isSuccess(report.exit))
+      if (!Exit.isSuccess(report.exit)) return
+      assert.isAbove(report.requests.byOutcome.throttle ?? 0, 0, "the plan did throttle")
+      assert.isTrue(report.exit.value.every((o) => o.status === "sent"), JSON.stringify(report.exit.value))
+      const received = idsOf(yield* drain(queueUrl)).sort()
+      assert.deepStrictEqual(received, events.map((e) => e.id).sort())
+    }))
+
+  it.effect("a whole-request failure the policy does not retry is reported for every entry", () =>
+    Effect.gen(function*() {
+      const queue = yield* EventQueue.make({
+        queueUrl: (yield* createQueue(unique("gone"))).replace(/gone-[^/]*$/, "does-not-exist"),
+        schema: Order
+      })
+      yield* resetStats
+      const outcomes = yield* queue.enqueueBatch(Array.from({ length: 25 }, (_, i) => order(`x-${i}`)), {
+        concurrency: 1
+      })
+      assert.isTrue(outcomes.every((o) => o.status === "failed" && o.error._tag === "ServiceError"))
+      assert.strictEqual((yield* sqsOutcomes).ok, 1, "the other batches were not sent")
+    }))
+
+  it.effect("consume handles, deletes and reports each message", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("consume"))
+      const queue = yield* EventQueue.make({ queueUrl, schema: Order, waitTime: "1 second" })
+      const events = Array.from({ length: 15 }, (_, i) => order(`k-${i}`, { amount: i }))
+      yield* queue.enqueueBatch(events)
+      const seen = yield* Ref.make(0)
+      const results = yield* queue.consume((event, meta) =>
+        Ref.update(seen, (n) => n + event.amount).pipe(Effect.zipRight(Effect.sync(() => meta.receiveCount))), {
+        concurrency: 4
+      }).pipe(Stream.take(15), Stream.runCollect)
+      assert.isTrue(Chunk.every(results, (r) =>
+        r._tag === "Processed"))
+      assert.sameMembers(
+        Chunk.toArray(results).map((r) =>
+          r._tag === "Processed" ? r.id : ""
+        ),
+        events.map((e) => e.id)
+      )
+      assert.strictEqual(yield* Ref.get(seen), events.reduce((sum, e) => sum + e.amount, 0))
+      assert.strictEqual((yield* drain(queueUrl)).length, 0, "processed messages are deleted")
+    }))
+
+  it.effect("consume reports a handler failure and the message comes back", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("redeliver"))
+      const queue = yield* EventQueue.make({
+        queueUrl,
+        schema: Order,
+        visibilityTimeout: "1 second",
+        waitTime: "1 second"
+      })
+      yield* queue.enqueue(order("r-1"))
+      const counts: Array<number> = []
+      const results = yield* queue.consume((event, meta) => {
+        counts.push(meta.receiveCount)
+        return meta.receiveCount === 1 ? Effect.fail({ reason: "first try fails", id: event.id } as const) : Effect.void
+      }).pipe(Stream.take(2), Stream.runCollect)
+      const [first, second] = Chunk.toArray(results)
+      assert.deepStrictEqual(first, {
+        _tag: "Failed",
+        id: "r-1",
+        messageId: second!.messageId,
+        error: { reason: "first try fails", id: "r-1" }
+      })
+      assert.deepStrictEqual(second, { _tag: "Processed", id: "r-1", messageId: first!.messageId })
+      assert.deepStrictEqual(counts, [1, 2])
+      assert.strictEqual((yield* drain(queueUrl)).length, 0)
+    }))
+
+  it.effect("consume with retryDelay makes a failed message visible again sooner", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("retry-delay"))
+      const queue = yield* EventQueue.make({
+        queueUrl,
+        schema: Order,
+        visibilityTimeout: "30 seconds",
+        waitTime: "1 second"
+      })
+      yield* queue.enqueue(order("d-1"))
+      const start = Date.now()
+      const results = yield* queue.consume((_, meta) => meta.receiveCount === 1 ? Effect.fail("boom") : Effect.void, {
+        retryDelay: "1 second"
+      }).pipe(Stream.take(2), Stream.runCollect)
+      assert.deepStrictEqual(Chunk.toArray(results).map((r) => r._tag), ["Failed", "Processed"])
+      assert.isBelow(Date.now() - start, 10_000, "redelivered after the retry delay, not the 30 s timeout")
+    }))
+
+  it.effect("consume keeps a message invisible while a slow handler runs", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("heartbeat"))
+      const queue = yield* EventQueue.make({
+        queueUrl,
+        schema: Order,
+        visibilityTimeout: "1 second",
+        waitTime: "1 second"
+      })
+      yield* queue.enqueue(order("h-1"))
+      let calls = 0
+      const results = yield* queue.consume(() => {
+        calls++
+        return Effect.sleep("2500 millis")
+      }, { concurrency: 2 }).pipe(
+        Stream.take(1),
+        Stream.runCollect
+      )
+      assert.deepStrictEqual(Chunk.toArray(results).map((r) => r._tag), ["Processed"])
+      assert.strictEqual(calls, 1, "the message was not redelivered during the handler")
+    }))
+
+  it.effect("consume reports an undecodable body and leaves it", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("undecodable"))
+      const queue = yield* EventQueue.make({ queueUrl, schema: Order, waitTime: "1 second" })
+      yield* SQS.sendMessage({ QueueUrl: queueUrl, MessageBody: JSON.stringify({ id: "u-1", amount: "lots" }) })
+      const results = yield* queue.consume(() => Effect.void).pipe(Stream.take(1), Stream.runCollect)
+      const result = Chunk.unsafeHead(results)
+      assert.strictEqual(result._tag, "Undecodable")
+      if (result._tag !== "Undecodable") return
+      assert.includeMembers(result.error.issues.map((i) => i.path), ["customer", "amount"])
+    }))
+
+  it.effect("interrupting consume stops polling", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("interrupt"))
+      const queue = yield* EventQueue.make({ queueUrl, schema: Order, waitTime: "1 second" })
+      yield* queue.enqueue(order("i-1"))
+      yield* queue.consume(() => Effect.void).pipe(Stream.take(1), Stream.runDrain)
+      // The gateway still counts the aborted long poll once fauxqs answers it, within the 1 s wait.
+      yield* Effect.sleep("1500 millis")
+      yield* resetStats
+      yield* Effect.sleep("2500 millis")
+      assert.deepStrictEqual(yield* sqsOutcomes, {}, "no receive after the stream ended")
+    }))
+
+  it.effect("a receive failure fails the stream with the AwsError", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("missing"))
+      const queue = yield* EventQueue.make({ queueUrl: queueUrl + "-nope", schema: Order, waitTime: "1 second" })
+      const result = yield* Effect.either(queue.consume(() => Effect.void).pipe(Stream.runDrain))
+      assert.isTrue(Either.isLeft(result))
+      if (Either.isLeft(result)) assert.strictEqual(result.left._tag, "ServiceError")
+    }))
+
+  it.effect("the stack is the one the SQS layer talks to", () =>
+    Effect.gen(function*() {
+      const stack = yield* LocalAws.LocalAws
+      const sqs = yield* SQS.SQS
+      assert.strictEqual(sqs.region, stack.region)
+      assert.strictEqual(process.env.AWS_ENDPOINT_URL_SQS, stack.endpoints.sqs)
+      assert.deepStrictEqual(Schema.decodeUnknownSync(Order)(order("x")), order("x"))
+    }))
+})

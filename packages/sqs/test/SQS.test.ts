@@ -1,0 +1,63 @@
+/**
+ * The SQS service: its layers and its thin operations, against the local stack.
+ */
+import { type AwsError, Credentials } from "@aws-resilience/core"
+import { LocalAws } from "@aws-resilience/testkit"
+import { assert, it, layer } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer } from "effect"
+import * as SQS from "../src/SQS.js"
+import { unique } from "./utils.js"
+
+it.effect("layerConfig without a region fails with a ConfigurationError naming AWS_REGION", () =>
+  Effect.gen(function*() {
+    const error: AwsError.ConfigurationError = yield* Layer.build(SQS.layerConfig()).pipe(
+      Effect.scoped,
+      Effect.provide(Credentials.layer()),
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map())),
+      Effect.flip
+    )
+    assert.strictEqual(error._tag, "ConfigurationError")
+    assert.strictEqual(error.setting, "AWS_REGION")
+    assert.include(error.message, "AWS_REGION")
+  }))
+
+layer(LocalAws.layerWithEnv(), { excludeTestServices: true })("SQS", (it) => {
+  it.effect("the thin operations, through an explicit endpoint", () =>
+    Effect.gen(function*() {
+      const stack = yield* LocalAws.LocalAws
+      const name = unique("ops")
+      const { QueueUrl } = yield* SQS.createQueue({ QueueName: name })
+      assert.strictEqual((yield* SQS.getQueueUrl({ QueueName: name })).QueueUrl, QueueUrl)
+      const sent = yield* SQS.sendMessage({ QueueUrl, MessageBody: "hello" })
+      const batch = yield* SQS.sendMessageBatch({
+        QueueUrl,
+        Entries: [{ Id: "a", MessageBody: "a" }, { Id: "b", MessageBody: "b" }]
+      })
+      assert.strictEqual(batch.Successful?.length, 2)
+      const received = yield* SQS.receiveMessage({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 })
+      const messages = received.Messages ?? []
+      assert.sameMembers(messages.map((m) => m.Body), ["hello", "a", "b"])
+      assert.include(messages.map((m) => m.MessageId), sent.MessageId)
+      const [first, ...rest] = messages
+      yield* SQS.changeMessageVisibility({ QueueUrl, ReceiptHandle: first!.ReceiptHandle, VisibilityTimeout: 0 })
+      for (const message of rest) yield* SQS.deleteMessage({ QueueUrl, ReceiptHandle: message.ReceiptHandle })
+      const again = yield* SQS.receiveMessage({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 })
+      assert.deepStrictEqual(again.Messages?.map((m) => m.Body), [first!.Body])
+      assert.strictEqual((yield* SQS.SQS).region, stack.region)
+    }).pipe(
+      Effect.provide(
+        Effect.map(LocalAws.LocalAws, (stack) => SQS.layer({ region: stack.region, endpoint: stack.endpoints.sqs }))
+          .pipe(
+            Layer.unwrapEffect,
+            Layer.provide(Credentials.layer())
+          )
+      )
+    ))
+
+  it.effect("a missing queue is a ServiceError with its code", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(SQS.getQueueUrl({ QueueName: unique("absent") }))
+      assert.strictEqual(error._tag, "ServiceError")
+      if (error._tag === "ServiceError") assert.match(error.code, /NonExistentQueue|QueueDoesNotExist/)
+    }).pipe(Effect.provide(SQS.layerConfig().pipe(Layer.provide(Credentials.layer())))))
+})
