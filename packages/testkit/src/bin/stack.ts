@@ -1,16 +1,14 @@
 /**
- * Starts the local AWS stack and keeps it up until Ctrl-C: `pnpm --filter @aws-resilience/testkit stack`.
+ * Starts the local AWS stack and keeps it up until Ctrl-C: `pnpm stack`.
  *
  * @since 0.1.0
  */
+import { Credentials } from "@aws-resilience/core"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as LocalAws from "../LocalAws.js"
-
-const mask = (accessKeyId: string): string =>
-  `${"*".repeat(Math.max(0, accessKeyId.length - 4))}${accessKeyId.slice(-4)}`
 
 const quote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`
 
@@ -22,7 +20,7 @@ const announce = Effect.gen(function*() {
   yield* Console.log(`  credentials endpoint:         ${stack.endpoints.credentials}`)
   yield* Console.log(`  dynalite (direct):            ${stack.directEndpoints.dynamodb}`)
   yield* Console.log(`  fauxqs (direct):              ${stack.directEndpoints.sqs}`)
-  yield* Console.log(`  current access key id:        ${mask(current.accessKeyId)}`)
+  yield* Console.log(`  current access key id:        ${Credentials.maskAccessKeyId(current.accessKeyId)}`)
   yield* Console.log(`  expires:                      ${current.expiration.toISOString()}`)
   yield* Console.log("\n# Paste into a shell (the token is a local development token):")
   for (const [name, value] of Object.entries(stack.env)) {
