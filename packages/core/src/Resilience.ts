@@ -52,11 +52,6 @@ export interface SdkClient {
 
 const operationName = (command: object): string => command.constructor.name.replace(/Command$/, "")
 
-const currentPolicy = Effect.map(
-  Effect.serviceOption(RetryPolicy.RetryPolicy),
-  Option.getOrElse(() => RetryPolicy.standard)
-)
-
 /**
  * The slow path, entered after a first failure: the policy's schedule decides, and before each retry a
  * `CredentialsError` renews the credentials and the client, anything else pays the budget.
@@ -106,7 +101,8 @@ const retryAfter = <C, A>(
 }
 
 /**
- * Runs one operation through the client with the policy in context (or the SDK's standard mode).
+ * Runs one operation through the client with the policy in context (or the standard mode, honouring
+ * `AWS_MAX_ATTEMPTS`).
  *
  * @since 0.1.0
  * @category combinators
@@ -126,7 +122,7 @@ export const execute: {
     Effect.matchEffect({
       onSuccess: (value) => Effect.as(self.budget.release(Option.none()), value),
       onFailure: (first) =>
-        Effect.flatMap(currentPolicy, (policy) => retryAfter(self, operation.name, attempt, policy, first))
+        Effect.flatMap(RetryPolicy.current, (policy) => retryAfter(self, operation.name, attempt, policy, first))
     }),
     Metric.trackDuration(Metrics.callDuration(self.service, operation.name)),
     Effect.withSpan(`${self.service}.${operation.name}`, {

@@ -17,6 +17,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import type * as AwsError from "./AwsError.js"
@@ -131,3 +132,41 @@ export const layerConfig = (
   options: Omit<Options, "maxAttempts"> = {}
 ): Layer.Layer<RetryPolicy, ConfigError.ConfigError> =>
   Layer.effect(RetryPolicy, Effect.map(maxAttemptsConfig, (maxAttempts) => make({ ...options, maxAttempts })))
+
+/**
+ * Narrows a policy to the errors that also satisfy `predicate`, keeping its backoff, attempts and budget. For
+ * writes that must not be repeated once they may have landed, e.g. `restrict(policy, (e) => e._tag !==
+ * "TransientError")`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const restrict = (policy: Policy, predicate: (error: AwsError.AwsError) => boolean): Policy => ({
+  ...policy,
+  isRetryable: (error) => policy.isRetryable(error) && predicate(error),
+  schedule: Schedule.whileInput(policy.schedule, predicate)
+})
+
+let fromEnvironment: Policy | undefined
+
+// The policy used when none is provided: the standard mode with `AWS_MAX_ATTEMPTS` when it is a valid number.
+const environmentPolicy = (): Policy => {
+  if (fromEnvironment === undefined) {
+    const raw = process.env[ENV_MAX_ATTEMPTS]
+    const parsed = raw === undefined ? DEFAULT_MAX_ATTEMPTS : Number(raw)
+    fromEnvironment = Number.isInteger(parsed) && parsed >= 1 ? make({ maxAttempts: parsed }) : standard
+  }
+  return fromEnvironment
+}
+
+/**
+ * The policy in context, or else the standard mode honouring `AWS_MAX_ATTEMPTS` (a malformed value falls back to
+ * 3 here; use `layerConfig` to make it a `ConfigError`).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const current: Effect.Effect<Policy> = Effect.map(
+  Effect.serviceOption(RetryPolicy),
+  Option.getOrElse(environmentPolicy)
+)

@@ -34,7 +34,6 @@ import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as DynamoDBError from "./DynamoDBError.js"
 
@@ -200,7 +199,7 @@ export const batchWrite = (
   options: { readonly concurrency?: number } = {}
 ): Effect.Effect<BatchWriteResult, never, DynamoDB> =>
   Effect.gen(function*() {
-    const policy = Option.getOrElse(yield* Effect.serviceOption(RetryPolicy.RetryPolicy), () => RetryPolicy.standard)
+    const policy = yield* RetryPolicy.current
     const chunks = Chunk.chunksOf(Chunk.fromIterable(items), chunkSize)
     const writeChunk = (chunk: Chunk.Chunk<Item>) =>
       Effect.gen(function*() {
