@@ -11,6 +11,7 @@ import { isClockSkewCorrectedError, isServerError, isThrottlingError, isTransien
 import type { SdkError } from "@smithy/types"
 import * as Data from "effect/Data"
 import * as Predicate from "effect/Predicate"
+import { redactMessage } from "./internal/redact.js"
 
 /**
  * @since 0.1.0
@@ -59,9 +60,11 @@ const describe = (self: Common, what: string): string =>
     : "")
 
 const causeMessage = (cause: unknown): string =>
-  Predicate.hasProperty(cause, "message") && typeof cause.message === "string" && cause.message.length > 0
-    ? cause.message
-    : String(cause)
+  redactMessage(
+    Predicate.hasProperty(cause, "message") && typeof cause.message === "string" && cause.message.length > 0
+      ? cause.message
+      : String(cause)
+  )
 
 /**
  * The request was rejected because of its credentials, or the provider chain could not produce any.

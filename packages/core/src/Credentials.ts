@@ -8,19 +8,22 @@
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts"
 import { fromEnv, fromHttp, fromNodeProviderChain, fromTemporaryCredentials } from "@aws-sdk/credential-providers"
 import type { AwsCredentialIdentity } from "@smithy/types"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
 import { NodeInspectSymbol } from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
-import type * as Scope from "effect/Scope"
 import * as AwsError from "./AwsError.js"
+import * as redact from "./internal/redact.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -29,8 +32,7 @@ import * as Metrics from "./Metrics.js"
  * @since 0.1.0
  * @category utils
  */
-export const maskAccessKeyId = (accessKeyId: string): string =>
-  accessKeyId.length <= 4 ? "****" : `****${accessKeyId.slice(-4)}`
+export const maskAccessKeyId: (accessKeyId: string) => string = redact.maskAccessKeyId
 
 /**
  * One resolved set of credentials. Printing or logging it shows only the masked access key id.
@@ -247,6 +249,8 @@ export interface Service {
   readonly resolutions: Effect.Effect<number>
 }
 
+type Failure = AwsError.CredentialsError | AwsError.ConfigurationError
+
 /**
  * @since 0.1.0
  * @category tags
@@ -334,25 +338,24 @@ const verifyIdentity = (credentials: AwsCredentials, region: string | undefined)
   )
 
 /**
- * Builds the service. Background refreshes run in the surrounding scope.
+ * Builds the service.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options = {}): Effect.Effect<Service, never, Scope.Scope> =>
+export const make = (options: Options = {}): Effect.Effect<Service> =>
   Effect.gen(function*() {
     const provider = options.provider ?? chain()
     const advisory = Duration.toMillis(options.advisoryWindow ?? "10 minutes")
     const mandatory = Duration.toMillis(options.mandatoryWindow ?? "5 minutes")
     const timeout = options.timeout ?? "5 seconds"
-    const state = yield* Ref.make(Option.none<AwsCredentials>())
     const resolutions = yield* Ref.make(0)
-    const backgroundRunning = yield* Ref.make(false)
-    const lock = yield* Effect.makeSemaphore(1)
-    const scope = yield* Effect.scope
     let verified = !options.verify
-
-    const generationOf = Effect.map(Ref.get(state), Option.match({ onNone: () => 0, onSome: (c) => c.generation }))
+    let cached: AwsCredentials | undefined
+    let resolvedAt = 0
+    let failedAt = Number.NEGATIVE_INFINITY
+    // The one resolution in flight, shared by every caller that saw the same generation, success or failure.
+    let flight: Deferred.Deferred<AwsCredentials, Failure> | undefined
 
     const resolve = (generation: number) =>
       Effect.gen(function*() {
@@ -387,47 +390,66 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
             expires: credentials.expiration?.toISOString() ?? "never (served until rejected)"
           })
         )
-        yield* Ref.set(state, Option.some(credentials))
+        cached = credentials
+        resolvedAt = yield* Clock.currentTimeMillis
         return credentials
-      }).pipe(Effect.withSpan("Credentials.resolve", { attributes: { provider: provider.name } }))
-
-    // Single-flight: whoever holds the lock resolves; a waiter that finds a newer generation takes it instead.
-    const resolveIfStill = (seen: number) =>
-      lock.withPermits(1)(
-        Effect.flatMap(Ref.get(state), (current) =>
-          Option.isSome(current) && current.value.generation > seen
-            ? Effect.succeed(current.value)
-            : resolve(seen + 1))
+      }).pipe(
+        Effect.tapError((e) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            failedAt = now
+            return Effect.logWarning("credentials resolution failed", e.message)
+          })
+        ),
+        Effect.withSpan("Credentials.resolve", { attributes: { provider: provider.name }, captureStackTrace: false })
       )
 
-    const refreshInBackground = (seen: number) =>
-      Effect.flatMap(Ref.getAndSet(backgroundRunning, true), (running) =>
-        running ? Effect.void : resolveIfStill(seen).pipe(
-          Effect.catchAll((e) =>
-            Effect.logWarning("background credentials refresh failed; serving the current set", e.message)
+    // Starts a resolution unless one is in flight. It runs in a fiber of its own (bounded by the provider
+    // timeout), so interrupting the caller that started it does not cancel it for the others; starting it is
+    // uninterruptible, so the shared result is always delivered.
+    const startFlight = (seen: number) =>
+      Effect.uninterruptible(Effect.suspend(() => {
+        if (flight !== undefined) return Effect.succeed(flight)
+        const deferred = Deferred.unsafeMake<AwsCredentials, Failure>(FiberId.none)
+        flight = deferred
+        // A forked fiber inherits this region's status: the resolution itself stays interruptible.
+        return Effect.interruptible(resolve(seen + 1)).pipe(
+          Effect.onExit((exit) =>
+            Effect.suspend(() => {
+              flight = undefined
+              return Deferred.done(deferred, exit)
+            })
           ),
-          Effect.ensuring(Ref.set(backgroundRunning, false)),
-          Effect.forkIn(scope),
-          Effect.asVoid
-        ))
+          Effect.forkDaemon,
+          Effect.as(deferred)
+        )
+      }))
+
+    const resolveIfStill = (seen: number): Effect.Effect<AwsCredentials, Failure> =>
+      Effect.suspend(() =>
+        cached !== undefined && cached.generation > seen
+          ? Effect.succeed(cached)
+          : Effect.flatMap(startFlight(seen), Deferred.await)
+      )
 
     // The hot path of every call: one read and, for expiring sets, one clock read; no fiber-level work.
-    const get: Service["get"] = Effect.flatMap(Ref.get(state), (current) => {
-      if (Option.isNone(current)) {
-        return resolveIfStill(0)
-      }
-      const credentials = current.value
-      if (credentials.expiration === undefined) {
-        return Effect.succeed(credentials)
-      }
+    const get: Service["get"] = Effect.suspend(() => {
+      const credentials = cached
+      if (credentials === undefined) return resolveIfStill(0)
+      if (credentials.expiration === undefined) return Effect.succeed(credentials)
       const expiresAt = credentials.expiration.getTime()
       return Effect.clockWith((clock) => {
-        const left = expiresAt - clock.unsafeCurrentTimeMillis()
-        if (left <= mandatory) {
-          return resolveIfStill(credentials.generation)
+        const now = clock.unsafeCurrentTimeMillis()
+        const left = expiresAt - now
+        // Right after a failure, or for a set that arrived already inside the window, do not block callers
+        // on the provider again while the set is still valid: refresh in the background instead.
+        const holdOff = now - failedAt < 1_000 || now - resolvedAt < 10_000
+        if (left <= mandatory && (left <= 0 || !holdOff)) {
+          return resolveIfStill(credentials.generation).pipe(
+            Effect.catchAll((error) => left > 0 ? Effect.succeed(credentials) : Effect.fail(error))
+          )
         }
-        if (left <= advisory) {
-          return Effect.as(refreshInBackground(credentials.generation), credentials)
+        if (left <= advisory && flight === undefined && now - failedAt >= 1_000) {
+          return Effect.as(startFlight(credentials.generation), credentials)
         }
         return Effect.succeed(credentials)
       })
@@ -436,9 +458,10 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
     return {
       get,
       refresh: (staleGeneration) =>
-        Effect.flatMap(generationOf, (generation) =>
-          generation > staleGeneration ? get : resolveIfStill(staleGeneration)),
-      current: Ref.get(state),
+        Effect.suspend(() =>
+          cached !== undefined && cached.generation > staleGeneration ? get : resolveIfStill(staleGeneration)
+        ),
+      current: Effect.sync(() => Option.fromNullable(cached)),
       resolutions: Ref.get(resolutions)
     } satisfies Service
   })
@@ -447,7 +470,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<Credentials> => Layer.scoped(Credentials, make(options))
+export const layer = (options: Options = {}): Layer.Layer<Credentials> => Layer.effect(Credentials, make(options))
 
 /**
  * Reads `verify` (`AWS_RESILIENCE_VERIFY_CREDENTIALS`) and the windows from config; the provider is the Node chain

@@ -92,17 +92,20 @@ export const make = <C extends { destroy(): void }>(
     const live = new Set<Entry<C>>()
     let current: Entry<C> | undefined
     let builds = 0
+    let closed = false
 
     const destroy = (entry: Entry<C>) => {
       live.delete(entry)
       entry.client.destroy()
     }
 
+    // Under the lock, so a rebuild in flight either finishes first or sees `closed` and builds nothing.
     yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
+      lock.withPermits(1)(Effect.sync(() => {
+        closed = true
         for (const entry of live) destroy(entry)
         current = undefined
-      })
+      }))
     )
 
     const install = (next: Credentials.AwsCredentials) =>
@@ -131,6 +134,7 @@ export const make = <C extends { destroy(): void }>(
 
     const rebuild = (staleGeneration: number) =>
       lock.withPermits(1)(Effect.gen(function*() {
+        if (closed) return yield* Effect.dieMessage(`${options.service} client used after its scope closed`)
         if (current && current.generation > staleGeneration) return
         const next = yield* credentials.get
         if (current && next.generation <= current.generation) return

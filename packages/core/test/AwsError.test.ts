@@ -347,4 +347,33 @@ describe("AwsError.classify", () => {
     )
     assert.strictEqual(error._tag === "CredentialsError" && error.reason, "ProviderFailure")
   })
+
+  it("keeps secrets out of its messages", () => {
+    const signatureMismatch = Object.assign(
+      new Error(
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key " +
+          "and signing method. The Canonical String for this request should have been 'POST\n/\n\nhost:sts.amazonaws.com\n" +
+          "x-amz-security-token:IQoJb3JpZ2luX2VjEXAMPLETOKEN\n' The String-to-Sign should have been " +
+          "'AWS4-HMAC-SHA256\n20260101T000000Z\n20260101/us-east-1/sts/aws4_request'"
+      ),
+      { name: "SignatureDoesNotMatch", $metadata: { httpStatusCode: 403 } }
+    )
+    const error = AwsError.classify(signatureMismatch, {
+      service: "sts",
+      operation: "GetCallerIdentity",
+      generation: 1
+    })
+    assert.strictEqual(error._tag, "CredentialsError")
+    assert.notInclude(error.message, "IQoJb3JpZ2luX2VjEXAMPLETOKEN")
+    assert.notInclude(error.message, "Canonical String")
+    const keyInMessage = AwsError.classify(
+      Object.assign(new Error("The security token for ASIAEXAMPLEKEY123456 is invalid. x-amz-security-token: abc"), {
+        name: "InvalidClientTokenId"
+      }),
+      { service: "sqs", operation: "SendMessage", generation: 1 }
+    )
+    assert.include(keyInMessage.message, "****3456")
+    assert.notInclude(keyInMessage.message, "ASIAEXAMPLEKEY")
+    assert.notInclude(keyInMessage.message, "abc")
+  })
 })

@@ -77,6 +77,41 @@ describe("Credentials", () => {
       assert.strictEqual((yield* Fiber.join(waiting)).generation, 3)
     }))
 
+  it.scoped("shares one failed resolution among every caller, and tries again on the next call", () =>
+    Effect.gen(function*() {
+      const provider = yield* countingProvider({ latency: "1 second", fail: Effect.succeed(true) })
+      const credentials = yield* Credentials.make({ provider })
+      const fiber = yield* Effect.fork(
+        Effect.all(Array.from({ length: 20 }, () => Effect.flip(credentials.get)), { concurrency: "unbounded" })
+      )
+      yield* TestClock.adjust("1 second")
+      const errors = yield* Fiber.join(fiber)
+      assert.isTrue(errors.every((e) => e._tag === "CredentialsError" && e.reason === "ProviderFailure"))
+      assert.strictEqual(yield* provider.calls, 1)
+      const again = yield* Effect.fork(Effect.flip(credentials.get))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(again)
+      assert.strictEqual(yield* provider.calls, 2)
+    }))
+
+  it.scoped("keeps serving a still-valid set when a refresh in the mandatory window fails", () =>
+    Effect.gen(function*() {
+      let down = false
+      const provider = yield* countingProvider({ lifetime: "30 minutes", fail: Effect.sync(() => down) })
+      const credentials = yield* Credentials.make({ provider })
+      assert.strictEqual((yield* credentials.get).generation, 1)
+      down = true
+      yield* TestClock.adjust("27 minutes")
+      assert.strictEqual((yield* credentials.get).generation, 1, "3 minutes left: still served")
+      assert.strictEqual(yield* provider.calls, 2)
+      yield* TestClock.adjust("4 minutes")
+      const error = yield* Effect.flip(credentials.get)
+      assert.strictEqual(error._tag, "CredentialsError")
+      down = false
+      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual((yield* credentials.get).generation, 2)
+    }))
+
   it.scoped("serves credentials without an expiration until told otherwise", () =>
     Effect.gen(function*() {
       const provider = yield* countingProvider()

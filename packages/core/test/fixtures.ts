@@ -3,7 +3,7 @@
  * that counts its calls and runs on Effect's clock. Neither stands in for an AWS service: the SDK's real error
  * handling is exercised in AwsError.test.ts and against real servers in integration.test.ts.
  */
-import { Clock, Duration, Effect, Ref } from "effect"
+import { Clock, Duration, Effect, Fiber, Option, Ref, TestClock } from "effect"
 import type { Credentials } from "../src/index.js"
 
 export class FakeClient {
@@ -46,3 +46,17 @@ export const countingProvider = (options: {
       }
     })
   }))
+
+/**
+ * Drives a fiber whose work mixes real promises with Effect sleeps: lets the event loop run, then moves the
+ * TestClock, until the fiber is done (at most `steps` times).
+ */
+export const settle = <A, E>(fiber: Fiber.Fiber<A, E>, step: Duration.DurationInput = "1 second", steps = 600) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < steps; i++) {
+      if (Option.isSome(yield* Fiber.poll(fiber))) break
+      yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+      yield* TestClock.adjust(step)
+    }
+    return yield* Fiber.join(fiber)
+  })

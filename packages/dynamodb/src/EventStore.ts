@@ -1,7 +1,7 @@
 /**
  * An idempotent store of events described by an Effect `Schema`, one item per event id.
  *
- * `put` is a conditional write on the id. When a retry follows a lost response (the first write landed, its
+ * `put` is a conditional write on the id, and each item counts the writes that landed on it (`writes`). When a retry follows a lost response (the first write landed, its
  * reply did not), the condition fails, the stored copy is read back and compared: the same event is reported as
  * `{ stored: "already" }`, a different one as an `EventConflictError`. No event is ever stored twice.
  *
@@ -95,10 +95,19 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventStore<A>,
         const body = yield* codec.encode(event)
         const id = codec.idOf(event)
         const digest = digestOf(body)
-        return yield* DynamoDB.putItem({
+        // A conditional update rather than a put: `writes` counts the writes that landed, so a second copy
+        // (an unconditional retry after a lost response) would be visible as `writes > 1`.
+        return yield* DynamoDB.updateItem({
           TableName: tableName,
-          Item: { ...keyOf(id), body: { S: body }, digest: { S: digest }, storedAt: { S: new Date().toISOString() } },
-          ConditionExpression: "attribute_not_exists(id)"
+          Key: keyOf(id),
+          UpdateExpression: "SET body = :body, digest = :digest, storedAt = :at ADD writes :one",
+          ConditionExpression: "attribute_not_exists(id)",
+          ExpressionAttributeValues: {
+            ":body": { S: body },
+            ":digest": { S: digest },
+            ":at": { S: new Date().toISOString() },
+            ":one": { N: "1" }
+          }
         }).pipe(
           Effect.as<PutResult>({ id, stored: "new" }),
           Effect.catchTag("ConditionalCheckFailedError", () =>

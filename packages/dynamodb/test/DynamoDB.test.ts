@@ -85,7 +85,7 @@ layer(Live, { excludeTestServices: true })("DynamoDB against the local stack", (
         rules: [{ service: "dynamodb", operation: "BatchWriteItem", fault: "throttle", probability: 1 }]
       })
       const result = yield* DynamoDB.batchWrite(table, items, { concurrency: 1 }).pipe(
-        Effect.ensuring(stack.gateway.setPlan({ seed: 0, rules: [] }))
+        Effect.ensuring(stack.gateway.clearPlan)
       )
       assert.strictEqual(result.written, 0)
       assert.deepStrictEqual(result.unprocessed.map((u) => u.item.id?.S), items.map((i) => i.id.S))
@@ -97,7 +97,7 @@ layer(Live, { excludeTestServices: true })("DynamoDB against the local stack", (
         rules: [{ service: "dynamodb", operation: "BatchWriteItem", fault: "throttle", probability: 1, times: 1 }]
       })
       const retried = yield* DynamoDB.batchWrite(table, items, { concurrency: 1 }).pipe(
-        Effect.ensuring(stack.gateway.setPlan({ seed: 0, rules: [] }))
+        Effect.ensuring(stack.gateway.clearPlan)
       )
       assert.deepStrictEqual(retried, { written: 30, unprocessed: [] })
       assert.strictEqual((yield* scanDirect(table)).length, 30)

@@ -1,8 +1,8 @@
 /**
  * A typed queue of events on SQS: events are validated and encoded through an Effect `Schema` before they are
- * sent, batches report each entry and retry only the entries SQS failed, and `consume` is a `Stream` that runs a
- * handler per message with bounded concurrency, keeps the message invisible while it runs, deletes it on success
- * and reports every outcome.
+ * sent, batches report each entry, retry only the entries SQS failed and never send an entry twice within one
+ * call, and `consume` is a `Stream` that runs a handler per message with bounded concurrency, keeps the message
+ * invisible while it runs, deletes it on success and reports every outcome.
  *
  * @since 0.1.0
  */
@@ -142,7 +142,8 @@ export declare namespace BatchOutcome {
     readonly error: EventCodec.InvalidEventError | MessageTooLargeError
   }
   /**
-   * Sent, but not accepted: the whole request failed (`AwsError`), or SQS failed the entry (`BatchEntryError`).
+   * Not known to be accepted: the whole request failed (`AwsError`, or `MaybeSentError` when it may have reached
+   * SQS), or SQS failed the entry (`BatchEntryError`).
    *
    * @since 0.1.0
    * @category models
@@ -151,7 +152,13 @@ export declare namespace BatchOutcome {
     readonly index: number
     readonly id: string
     readonly status: "failed"
-    readonly error: AwsError.AwsError | BatchEntryError
+    readonly error: AwsError.AwsError | BatchEntryError | MaybeSentError
+    /**
+     * True when SQS may have accepted the entry all the same (a lost response, a reset connection, a 5xx, or an
+     * entry missing from the response): resending it may duplicate it, unless the queue is FIFO and the resend
+     * is within its 5-minute deduplication window. False when SQS did not send it.
+     */
+    readonly maybeSent: boolean
   }
 }
 
@@ -241,11 +248,20 @@ export interface EventQueue<A> extends Pipeable.Pipeable {
   readonly [TypeId]: TypeId
   readonly queueUrl: string
   readonly fifo: boolean
-  /** Validates, encodes and sends one event. */
+  /**
+   * Validates, encodes and sends one event. A failure that may have reached SQS (5xx, reset connection, lost
+   * response) is retried as a whole, so on a standard queue the event is delivered at least once and may be
+   * delivered twice; use a FIFO queue, whose deduplication id is the event's id, for exactly-once sends.
+   */
   readonly enqueue: (
     event: A
   ) => Effect.Effect<Enqueued, EventCodec.InvalidEventError | MessageTooLargeError | AwsError.AwsError>
-  /** Sends many events in batches and reports each one, in input order. It never fails as a whole. */
+  /**
+   * Sends many events in batches and reports each one, in input order. It never fails as a whole, and never sends
+   * an entry twice within one call: on a standard queue a request that may have reached SQS is not resent, and
+   * its entries are reported `failed` with `maybeSent: true`. On a FIFO queue such a request is retried, as the
+   * deduplication id makes that safe.
+   */
   readonly enqueueBatch: (
     events: Iterable<A>,
     options?: EnqueueBatchOptions
@@ -292,6 +308,21 @@ export class BatchEntryError extends Data.TaggedError("BatchEntryError")<{
 }
 
 /**
+ * A batch request failed in a way that may have reached SQS after all (5xx, reset connection, lost response): the
+ * entry may have been sent. It was not resent, so that it is not sent twice; `cause` is the request's error.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MaybeSentError extends Data.TaggedError("MaybeSentError")<{
+  readonly cause: AwsError.AwsError
+}> {
+  override get message(): string {
+    return `sqs.SendMessageBatch: outcome unknown, the entry may have been sent: ${this.cause.message}`
+  }
+}
+
+/**
  * @since 0.1.0
  * @category guards
  */
@@ -324,6 +355,14 @@ interface Prepared {
   readonly size: number
   readonly groupId: string | undefined
 }
+
+// Errors AWS returns before it processes a request: retrying them cannot send an entry twice.
+const rejectedBeforeProcessing = (error: AwsError.AwsError): boolean =>
+  error._tag === "CredentialsError" || error._tag === "ThrottlingError"
+
+// Whether a failed request may have been processed all the same. Clock skew is refused at authentication.
+const mayHaveReached = (error: AwsError.AwsError): boolean =>
+  error._tag === "TransientError" && error.kind !== "clockSkew"
 
 const clampSeconds = (duration: Duration.DurationInput, min: number, max: number): number =>
   Math.min(max, Math.max(min, Math.ceil(Duration.toSeconds(Duration.decode(duration)))))
@@ -438,10 +477,13 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventQueue<A>,
       )
 
     // Sends one batch, then resends only the entries SQS failed (not its sender faults) with the policy's backoff.
-    // Entry ids are input positions, so a retried entry keeps its id and no entry is in two requests at once.
+    // Entry ids are input positions, so a retried entry keeps its id and no entry is in two requests at once. The
+    // whole request is retried with `requestPolicy`, which on a standard queue retries only what AWS refused
+    // before processing it.
     const sendChunk = (
       entries: ReadonlyArray<Prepared>,
       policy: RetryPolicy.Policy,
+      requestPolicy: RetryPolicy.Policy,
       record: (outcome: BatchOutcome) => void
     ): Effect.Effect<Option.Option<AwsError.AwsError>> =>
       Effect.gen(function*() {
@@ -449,20 +491,24 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventQueue<A>,
         let driver: Schedule.ScheduleDriver<unknown, AwsError.AwsError> | undefined
         let lastCost = Option.none<number>()
         while (pending.length > 0) {
-          const result = yield* Effect.either(Resilience.send(
-            sqs,
-            new SendMessageBatchCommand({
-              QueueUrl: queueUrl,
-              Entries: pending.map((entry): SendMessageBatchRequestEntry => ({
-                Id: String(entry.index),
-                MessageBody: entry.body,
-                ...fifoFields(entry)
-              }))
-            })
-          ))
+          const result = yield* Effect.either(
+            Resilience.send(
+              sqs,
+              new SendMessageBatchCommand({
+                QueueUrl: queueUrl,
+                Entries: pending.map((entry): SendMessageBatchRequestEntry => ({
+                  Id: String(entry.index),
+                  MessageBody: entry.body,
+                  ...fifoFields(entry)
+                }))
+              })
+            ).pipe(Effect.provideService(RetryPolicy.RetryPolicy, requestPolicy))
+          )
           if (Either.isLeft(result)) {
+            const maybeSent = mayHaveReached(result.left)
+            const error = maybeSent ? new MaybeSentError({ cause: result.left }) : result.left
             for (const entry of pending) {
-              record({ index: entry.index, id: entry.id, status: "failed", error: result.left })
+              record({ index: entry.index, id: entry.id, status: "failed", error, maybeSent })
             }
             return Option.some(result.left)
           }
@@ -483,8 +529,9 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventQueue<A>,
               reason: failure.Message ?? "",
               senderFault: failure.SenderFault === true
             })
-            if (error.senderFault) record({ index: entry.index, id: entry.id, status: "failed", error })
-            else retry.push([entry, error])
+            if (error.senderFault) {
+              record({ index: entry.index, id: entry.id, status: "failed", error, maybeSent: false })
+            } else retry.push([entry, error])
           }
           // An entry the response does not mention may or may not have been sent: report it rather than risk a
           // duplicate.
@@ -493,7 +540,8 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventQueue<A>,
               index: entry.index,
               id: entry.id,
               status: "failed",
-              error: new BatchEntryError({ code: "MissingFromResponse", reason: "", senderFault: false })
+              error: new BatchEntryError({ code: "MissingFromResponse", reason: "", senderFault: false }),
+              maybeSent: true
             })
           }
           if (retry.length === 0) break
@@ -513,7 +561,9 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventQueue<A>,
           }
           const again = yield* Effect.either(driver.next(worst))
           if (Either.isLeft(again)) {
-            for (const [entry, error] of retry) record({ index: entry.index, id: entry.id, status: "failed", error })
+            for (const [entry, error] of retry) {
+              record({ index: entry.index, id: entry.id, status: "failed", error, maybeSent: false })
+            }
             return Option.none()
           }
           pending = retry.map(([entry]) => entry)
@@ -524,10 +574,9 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventQueue<A>,
 
     const enqueueBatch = (events: Iterable<A>, batchOptions: EnqueueBatchOptions = {}) =>
       Effect.gen(function*() {
-        const policy = Option.getOrElse(
-          yield* Effect.serviceOption(RetryPolicy.RetryPolicy),
-          () => RetryPolicy.standard
-        )
+        const policy = yield* RetryPolicy.current
+        // A standard queue has no deduplication: a request that may have been processed is not resent.
+        const requestPolicy = fifo ? policy : RetryPolicy.restrict(policy, rejectedBeforeProcessing)
         const all = Array.from(events)
         const outcomes: Array<BatchOutcome | undefined> = Array.from({ length: all.length }, () => undefined)
         const record = (outcome: BatchOutcome) => {
@@ -553,10 +602,10 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventQueue<A>,
             fatal !== undefined
               ? Effect.sync(() => {
                 for (const entry of entries) {
-                  record({ index: entry.index, id: entry.id, status: "failed", error: fatal! })
+                  record({ index: entry.index, id: entry.id, status: "failed", error: fatal!, maybeSent: false })
                 }
               })
-              : Effect.map(sendChunk(entries, policy, record), (failure) => {
+              : Effect.map(sendChunk(entries, policy, requestPolicy, record), (failure) => {
                 if (Option.isSome(failure) && !policy.isRetryable(failure.value)) fatal = failure.value
               }),
           { concurrency: batchOptions.concurrency ?? (fifo ? 1 : 4), discard: true }

@@ -1,5 +1,11 @@
 import { type AwsError, Credentials } from "@aws-resilience/core"
-import { type CredentialsAuthority, type Gateway, LocalAws, type StackError } from "@aws-resilience/testkit"
+import {
+  type CredentialsAuthority,
+  type FaultPlan,
+  type Gateway,
+  LocalAws,
+  type StackError
+} from "@aws-resilience/testkit"
 import type { Message } from "@aws-sdk/client-sqs"
 import { Effect, Layer, Schema } from "effect"
 import * as SQS from "../src/SQS.js"
@@ -28,7 +34,7 @@ export const SqsLive: Layer.Layer<SQS.SQS, AwsError.ConfigurationError> = SQS.la
 /** The local stack with the process pointed at it, plus an SQS client built from that environment. */
 export const StackWithSqs: Layer.Layer<
   SQS.SQS | LocalAws.LocalAws | CredentialsAuthority.CredentialsAuthority | Gateway.Gateway,
-  AwsError.ConfigurationError | StackError.StackError
+  AwsError.ConfigurationError | StackError.StackError | FaultPlan.FaultPlanError
 > = Layer.provideMerge(SqsLive, LocalAws.layerWithEnv())
 
 let counter = 0

@@ -34,7 +34,8 @@ export const faultRule = (options: FaultPlanOptions = {}): fc.Arbitrary<FaultPla
       service: fc.constantFrom(...(options.services ?? ["dynamodb", "sqs"] as const)),
       ...(options.operations ? { operation: fc.constantFrom(...options.operations) } : {}),
       fault: fc.constantFrom(
-        ...(options.faults ?? ["throttle", "status500", "status503", "reset", "latency", "lostResponse"] as const)
+        ...(options.faults ??
+          ["throttle", "status500", "status503", "reset", "latency", "lostResponse", "unprocessed"] as const)
       ),
       probability: fc.double({ min: 0, max: options.maxProbability ?? 0.3, noNaN: true }),
       latencyMs: fc.integer({ min: 0, max: 50 })

@@ -231,17 +231,30 @@ export const make = (
         return { ...s, entries }
       })
 
+    // Issues a new current set and retires the previous one at `retiredAt`.
+    const rotated = (s: State, retiredAt: number): [CredentialSet, State] => {
+      const next = issue(ttl)
+      const entries = new Map(s.entries)
+      const previous = entries.get(s.current)
+      if (previous !== undefined) entries.set(s.current, { ...previous, retiredAt })
+      entries.set(next.accessKeyId, { set: next, revoked: false, retiredAt: undefined })
+      return [next, { current: next.accessKeyId, entries }]
+    }
+
     const rotate = (rotateOptions?: RotateOptions) =>
-      Ref.modify(state, (s): [CredentialSet, State] => {
-        const next = issue(ttl)
-        const now = Date.now()
-        const retiredAt = now + (rotateOptions?.graceFor === undefined ? 0 : Duration.toMillis(rotateOptions.graceFor))
-        const entries = new Map(s.entries)
-        const previous = entries.get(s.current)
-        if (previous !== undefined) entries.set(s.current, { ...previous, retiredAt })
-        entries.set(next.accessKeyId, { set: next, revoked: false, retiredAt: undefined })
-        return [next, { current: next.accessKeyId, entries }]
-      })
+      Ref.modify(state, (s) =>
+        rotated(
+          s,
+          Date.now() + (rotateOptions?.graceFor === undefined ? 0 : Duration.toMillis(rotateOptions.graceFor))
+        ))
+
+    // The set the endpoint serves. Checking the current set and replacing a bad one happen in one step, so
+    // concurrent fetches of a bad set all get the same new set instead of each retiring the previous fetcher's.
+    const serve = Ref.modify(state, (s): [CredentialSet, State] => {
+      const entry = s.entries.get(s.current)!
+      const now = Date.now()
+      return reissue && statusOf(entry, now) !== "valid" ? rotated(s, now) : [entry.set, s]
+    })
 
     const lookup = (accessKeyId: string) =>
       Effect.map(Ref.get(state), (s): Lookup => {
@@ -276,8 +289,7 @@ export const make = (
         yield* Effect.sleep(Duration.millis(outage.until - now))
       }
       // Like a real platform, the endpoint never hands out a set it knows to be revoked or expired.
-      const entry = yield* currentEntry
-      const set = reissue && statusOf(entry, now) !== "valid" ? yield* rotate() : entry.set
+      const set = yield* serve
       return json(200, {
         Code: "Success",
         Type: "AWS-HMAC",
@@ -285,7 +297,7 @@ export const make = (
         SecretAccessKey: Redacted.value(set.secretAccessKey),
         Token: Redacted.value(set.sessionToken),
         Expiration: iso(set.expiration),
-        LastUpdated: iso(new Date(now)),
+        LastUpdated: iso(new Date()),
         RoleArn: roleArn
       })
     }).pipe(Effect.withClock(liveClock))

@@ -23,12 +23,22 @@ export const ServiceName = Schema.Literal("dynamodb", "sqs", "sts")
 export type ServiceName = typeof ServiceName.Type
 
 /**
- * The kinds of fault the gateway can inject.
+ * The kinds of fault the gateway can inject. `unprocessed` applies to DynamoDB `BatchWriteItem` only (the backend
+ * writes the first half of each table's requests, rounding up, and the rest come back as `UnprocessedItems`); it
+ * is ignored for every other operation and service.
  *
  * @since 0.1.0
  * @category models
  */
-export const FaultKind = Schema.Literal("throttle", "status500", "status503", "reset", "latency", "lostResponse")
+export const FaultKind = Schema.Literal(
+  "throttle",
+  "status500",
+  "status503",
+  "reset",
+  "latency",
+  "lostResponse",
+  "unprocessed"
+)
 
 /**
  * @since 0.1.0

@@ -10,10 +10,10 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
-import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import * as Http from "node:http"
@@ -30,6 +30,7 @@ import {
   type ParsedAuthorization,
   verifySignature
 } from "./internal/sigv4.js"
+import { splitBatchWrite, withUnprocessed } from "./internal/unprocessed.js"
 import * as StackError from "./StackError.js"
 
 /**
@@ -42,6 +43,7 @@ export type Outcome =
   | "ok"
   | "latency"
   | "lostResponse"
+  | "unprocessed"
   | "reset"
   | "throttle"
   | "status500"
@@ -97,8 +99,8 @@ export interface Options {
   readonly host?: string
   /** Port to listen on (default 0: any free port). */
   readonly port?: number
-  /** Initial fault plan (default `FaultPlan.empty`). */
-  readonly plan?: FaultPlan.FaultPlan
+  /** Initial fault plan (default `FaultPlan.empty`), validated when the gateway starts. */
+  readonly plan?: FaultPlan.FaultPlanEncoded | FaultPlan.FaultPlan | undefined
 }
 
 /**
@@ -115,8 +117,15 @@ export declare namespace Gateway {
     readonly url: string
     readonly port: number
     readonly plan: Effect.Effect<FaultPlan.FaultPlan>
-    /** Replaces the plan; its seeded sequence and `times` budgets restart. */
-    readonly setPlan: (plan: FaultPlan.FaultPlan) => Effect.Effect<void>
+    /**
+     * Validates and installs a plan; its seeded sequence and `times` budgets restart. An invalid plan fails
+     * with `FaultPlanError` and leaves the current plan in place.
+     */
+    readonly setPlan: (
+      plan: FaultPlan.FaultPlanEncoded | FaultPlan.FaultPlan
+    ) => Effect.Effect<void, FaultPlan.FaultPlanError>
+    /** Installs `FaultPlan.empty`, which cannot fail (for finalizers). */
+    readonly clearPlan: Effect.Effect<void>
     readonly stats: Effect.Effect<Stats>
     readonly resetStats: Effect.Effect<void>
   }
@@ -135,7 +144,7 @@ const bump = (counts: OutcomeCounts, outcome: Outcome): OutcomeCounts => ({
   byOutcome: { ...counts.byOutcome, [outcome]: (counts.byOutcome[outcome] ?? 0) + 1 }
 })
 
-const FORWARDED: ReadonlySet<Outcome> = new Set(["ok", "latency", "lostResponse"])
+const FORWARDED: ReadonlySet<Outcome> = new Set(["ok", "latency", "lostResponse", "unprocessed"])
 
 const record = (stats: Stats, service: FaultPlan.ServiceName | undefined, outcome: Outcome): Stats => {
   const overall = bump(stats, outcome)
@@ -191,15 +200,21 @@ const withRequestId = (backend: BackendResponse, requestId: string): BackendResp
     : backend
 
 /**
- * Starts the gateway on a loopback port; it stops when the scope closes.
+ * Starts the gateway on a loopback port; it stops when the scope closes, interrupting the requests in flight
+ * (their sockets are destroyed). Fails with `FaultPlanError` if `options.plan` is invalid.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   options: Options
-): Effect.Effect<Gateway.Service, StackError.StackError, CredentialsAuthority | Scope.Scope> =>
+): Effect.Effect<
+  Gateway.Service,
+  StackError.StackError | FaultPlan.FaultPlanError,
+  CredentialsAuthority | Scope.Scope
+> =>
   Effect.gen(function*() {
+    const initialPlan = options.plan === undefined ? FaultPlan.empty : yield* FaultPlan.decode(options.plan)
     const authority = yield* CredentialsAuthority
     const host = options.host ?? "127.0.0.1"
     const requestedPort = options.port ?? 0
@@ -208,7 +223,7 @@ export const make = (
       sqs: targetOf(options.backends.sqs),
       sts: targetOf(options.backends.sts)
     }
-    const injector = yield* Ref.make(makeFaultInjector(options.plan ?? FaultPlan.empty))
+    const injector = yield* Ref.make(makeFaultInjector(initialPlan))
     const stats = yield* Ref.make(emptyStats)
     const agent = yield* Effect.acquireRelease(
       Effect.sync(() => new Http.Agent({ keepAlive: true, maxSockets: 64 })),
@@ -273,17 +288,19 @@ export const make = (
         const operation = operationOf(service, request.headers, body)
         const rule = yield* Effect.map(Ref.get(injector), (injector) => injector.next(service, operation))
         // Resolves to undefined when the backend is unreachable, after answering 502.
-        const proxy = forward(agent, targets[service], request, body).pipe(
-          Effect.catchAll(() =>
-            Effect.sync(() =>
-              reply(response, {
-                status: 502,
-                headers: { "content-type": "application/json", "x-amzn-requestid": requestId },
-                body: JSON.stringify({ message: "The gateway could not reach the backend" })
-              })
-            ).pipe(Effect.zipRight(count("badGateway")), Effect.as(undefined))
+        const forwardBody = (payload: Buffer) =>
+          forward(agent, targets[service], request, payload).pipe(
+            Effect.catchAll(() =>
+              Effect.sync(() =>
+                reply(response, {
+                  status: 502,
+                  headers: { "content-type": "application/json", "x-amzn-requestid": requestId },
+                  body: JSON.stringify({ message: "The gateway could not reach the backend" })
+                })
+              ).pipe(Effect.zipRight(count("badGateway")), Effect.as(undefined))
+            )
           )
-        )
+        const proxy = forwardBody(body)
         switch (rule?.fault) {
           case undefined: {
             const backend = yield* proxy
@@ -315,17 +332,35 @@ export const make = (
             request.socket.destroy()
             return yield* count("lostResponse")
           }
+          case "unprocessed": {
+            // The injector only picks this rule for DynamoDB BatchWriteItem. The signature was verified on the
+            // original bytes; the backend does not check it, so it gets a new body with half of the requests.
+            const split = splitBatchWrite(body)
+            if (split === undefined || split.heldCount === 0) {
+              const backend = yield* proxy
+              if (backend === undefined) return
+              reply(response, withRequestId(backend, requestId))
+              return yield* count("ok")
+            }
+            const backend = yield* forwardBody(split.forward)
+            if (backend === undefined) return
+            reply(response, withRequestId(withUnprocessed(backend, split.held), requestId))
+            // A backend error answers for the whole request, so nothing was held back from the client.
+            return yield* count(backend.status === 200 ? "unprocessed" : "ok")
+          }
         }
       })
 
     // Request handlers must run on wall-clock time even under a TestClock.
     const liveClock = Clock.make()
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    // Request fibers belong to the gateway's scope: closing it interrupts latency sleeps and forwards in flight.
+    const runFork = yield* FiberSet.makeRuntime<never, void, never>()
     const onRequest = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
       runFork(
         handle(request, response).pipe(
           Effect.withClock(liveClock),
-          Effect.catchAllCause(() => Effect.sync(() => response.headersSent || request.socket.destroy()))
+          Effect.catchAllCause(() => Effect.sync(() => response.headersSent || request.socket.destroy())),
+          Effect.onInterrupt(() => Effect.sync(() => request.socket.destroy()))
         )
       )
     }
@@ -353,7 +388,9 @@ export const make = (
       url: `http://${host}:${port}`,
       port,
       plan: Effect.map(Ref.get(injector), (injector) => injector.plan),
-      setPlan: (plan) => Ref.set(injector, makeFaultInjector(plan)),
+      setPlan: (plan) =>
+        Effect.flatMap(FaultPlan.decode(plan), (decoded) => Ref.set(injector, makeFaultInjector(decoded))),
+      clearPlan: Ref.set(injector, makeFaultInjector(FaultPlan.empty)),
       stats: Ref.get(stats),
       resetStats: Ref.set(stats, emptyStats)
     })
@@ -363,5 +400,7 @@ export const make = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<Gateway, StackError.StackError, CredentialsAuthority> =>
+export const layer = (
+  options: Options
+): Layer.Layer<Gateway, StackError.StackError | FaultPlan.FaultPlanError, CredentialsAuthority> =>
   Layer.scoped(Gateway, make(options))

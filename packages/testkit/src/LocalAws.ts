@@ -15,7 +15,7 @@ import type * as Scope from "effect/Scope"
 import { buildApp } from "fauxqs"
 import type * as Http from "node:http"
 import * as CredentialsAuthority from "./CredentialsAuthority.js"
-import type * as FaultPlan from "./FaultPlan.js"
+import * as FaultPlan from "./FaultPlan.js"
 import * as Gateway from "./Gateway.js"
 import * as StackError from "./StackError.js"
 
@@ -58,8 +58,8 @@ export interface Options {
   readonly gatewayPort?: number
   /** Fixed credentials endpoint port (default 0: any free port). */
   readonly credentialsPort?: number
-  /** Initial fault plan of the gateway. */
-  readonly plan?: FaultPlan.FaultPlan
+  /** Initial fault plan of the gateway, validated when the stack starts. */
+  readonly plan?: FaultPlan.FaultPlanEncoded | FaultPlan.FaultPlan | undefined
 }
 
 /**
@@ -124,16 +124,18 @@ const startFauxqs = (region: string): Effect.Effect<string, StackError.StackErro
   ).pipe(Effect.map(({ address }) => address.replace("localhost", HOST)))
 
 /**
- * Starts the whole stack; it stops when the scope closes.
+ * Starts the whole stack; it stops when the scope closes. Fails with `FaultPlanError` if `options.plan` is invalid.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<LocalAws.Service, StackError.StackError, Scope.Scope> =>
+): Effect.Effect<LocalAws.Service, StackError.StackError | FaultPlan.FaultPlanError, Scope.Scope> =>
   Effect.gen(function*() {
     const region = options.region ?? "us-east-1"
+    // Checked before anything starts listening.
+    const plan = options.plan === undefined ? undefined : yield* FaultPlan.decode(options.plan)
     const [dynamodbUrl, fauxqsUrl] = yield* Effect.all([startDynalite, startFauxqs(region)], { concurrency: 2 })
     const authority = yield* CredentialsAuthority.make({
       ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
@@ -143,7 +145,7 @@ export const make = (
     const gateway = yield* Gateway.make({
       backends: { dynamodb: dynamodbUrl, sqs: fauxqsUrl, sts: fauxqsUrl },
       ...(options.gatewayPort !== undefined ? { port: options.gatewayPort } : {}),
-      ...(options.plan !== undefined ? { plan: options.plan } : {})
+      ...(plan !== undefined ? { plan } : {})
     }).pipe(Effect.provideService(CredentialsAuthority.CredentialsAuthority, authority))
 
     return LocalAws.of({
@@ -172,7 +174,10 @@ export const make = (
  */
 export const layer = (
   options: Options = {}
-): Layer.Layer<LocalAws | CredentialsAuthority.CredentialsAuthority | Gateway.Gateway, StackError.StackError> =>
+): Layer.Layer<
+  LocalAws | CredentialsAuthority.CredentialsAuthority | Gateway.Gateway,
+  StackError.StackError | FaultPlan.FaultPlanError
+> =>
   Layer.scopedContext(
     Effect.map(make(options), (stack) =>
       Context.make(LocalAws, stack).pipe(
@@ -230,5 +235,7 @@ export const layerEnv: Layer.Layer<never, never, LocalAws> = Layer.scopedDiscard
  */
 export const layerWithEnv = (
   options: Options = {}
-): Layer.Layer<LocalAws | CredentialsAuthority.CredentialsAuthority | Gateway.Gateway, StackError.StackError> =>
-  Layer.provideMerge(layerEnv, layer(options))
+): Layer.Layer<
+  LocalAws | CredentialsAuthority.CredentialsAuthority | Gateway.Gateway,
+  StackError.StackError | FaultPlan.FaultPlanError
+> => Layer.provideMerge(layerEnv, layer(options))

@@ -21,7 +21,7 @@ import { LocalAws } from "./LocalAws.js"
  * @category models
  */
 export interface Options {
-  readonly plan?: FaultPlan.FaultPlan | undefined
+  readonly plan?: FaultPlan.FaultPlanEncoded | FaultPlan.FaultPlan | undefined
   readonly events?: ReadonlyArray<CredentialEvent.CredentialEvent> | undefined
 }
 
@@ -43,6 +43,8 @@ const sleepLive = (ms: number) => Effect.sleep(ms).pipe(Effect.withClock(liveClo
 
 /**
  * Runs `program` with the plan installed and the events applied at their times, then restores an empty plan.
+ * The program's own failure is in the report's `exit`; `run` itself fails only with `FaultPlanError`, when the
+ * plan is invalid, before the program starts.
  *
  * @since 0.1.0
  * @category combinators
@@ -50,13 +52,14 @@ const sleepLive = (ms: number) => Effect.sleep(ms).pipe(Effect.withClock(liveClo
 export const run = <A, E, R>(
   program: Effect.Effect<A, E, R>,
   options: Options = {}
-): Effect.Effect<Report<A, E>, never, R | LocalAws> =>
+): Effect.Effect<Report<A, E>, FaultPlan.FaultPlanError, R | LocalAws> =>
   Effect.gen(function*() {
     const stack = yield* LocalAws
+    const plan = options.plan === undefined ? FaultPlan.empty : yield* FaultPlan.decode(options.plan)
     yield* stack.gateway.resetStats
     const fetchesBefore = yield* stack.authority.fetchCount
     const rebuildsBefore = (yield* Metric.value(Metrics.clientRebuilds)).count
-    yield* stack.gateway.setPlan(options.plan ?? FaultPlan.empty)
+    yield* stack.gateway.setPlan(plan)
     const events = yield* Effect.fork(
       Effect.reduce(options.events ?? [], 0, (elapsed, event) =>
         sleepLive(Math.max(0, event.atMs - elapsed)).pipe(
@@ -64,9 +67,9 @@ export const run = <A, E, R>(
           Effect.as(Math.max(elapsed, event.atMs))
         ))
     )
-    const exit = yield* Effect.exit(program.pipe(Effect.withClock(liveClock)))
-    yield* Fiber.interrupt(events)
-    yield* stack.gateway.setPlan(FaultPlan.empty)
+    const exit = yield* Effect.exit(program.pipe(Effect.withClock(liveClock))).pipe(
+      Effect.ensuring(Fiber.interrupt(events).pipe(Effect.zipRight(stack.gateway.clearPlan)))
+    )
     return {
       exit,
       requests: yield* stack.gateway.stats,

@@ -1,18 +1,27 @@
-import { CreateTableCommand, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb"
+import {
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand
+} from "@aws-sdk/client-dynamodb"
 import { CreateQueueCommand, SendMessageCommand } from "@aws-sdk/client-sqs"
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import * as Http from "node:http"
 import * as Net from "node:net"
+import * as CredentialsAuthority from "../src/CredentialsAuthority.js"
 import * as FaultPlan from "../src/FaultPlan.js"
+import * as Gateway from "../src/Gateway.js"
 import * as LocalAws from "../src/LocalAws.js"
-import { call, type Clients, currentClients, directDynamoDB, type SdkError, unique } from "./utils.js"
+import { call, type Clients, currentClients, directDynamoDB, realSleep, type SdkError, unique } from "./utils.js"
 
-const setup = Effect.gen(function*() {
-  const stack = yield* LocalAws.LocalAws
-  const c = yield* currentClients(stack)
-  const table = unique("table")
-  yield* call((abortSignal) =>
+const createTable = (c: Clients, table: string) =>
+  call((abortSignal) =>
     c.dynamodb.send(
       new CreateTableCommand({
         TableName: table,
@@ -23,6 +32,12 @@ const setup = Effect.gen(function*() {
       { abortSignal }
     )
   )
+
+const setup = Effect.gen(function*() {
+  const stack = yield* LocalAws.LocalAws
+  const c = yield* currentClients(stack)
+  const table = unique("table")
+  yield* createTable(c, table)
   const { QueueUrl } = yield* call((abortSignal) =>
     c.sqs.send(new CreateQueueCommand({ QueueName: unique("queue") }), { abortSignal })
   )
@@ -33,8 +48,8 @@ const setup = Effect.gen(function*() {
 const withPlan = <A, E, R>(plan: FaultPlan.FaultPlanEncoded, use: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const stack = yield* LocalAws.LocalAws
-    yield* stack.gateway.setPlan(yield* FaultPlan.make(plan))
-    return yield* use.pipe(Effect.ensuring(stack.gateway.setPlan(FaultPlan.empty)))
+    yield* stack.gateway.setPlan(plan)
+    return yield* use.pipe(Effect.ensuring(stack.gateway.clearPlan))
   })
 
 const getItem = (c: Clients, table: string, pk = "x") =>
@@ -182,6 +197,86 @@ layer(LocalAws.layer(), { excludeTestServices: true })("Gateway", (it) => {
       }))
   })
 
+  describe("unprocessed", () => {
+    const pks = (table: string, stack: LocalAws.LocalAws.Service) =>
+      call((abortSignal) =>
+        directDynamoDB(stack).send(new ScanCommand({ TableName: table, ConsistentRead: true }), { abortSignal })
+      ).pipe(Effect.map(({ Items = [] }) => Items.map((item) => item.pk!.S!).sort()))
+    const puts = (...keys: ReadonlyArray<string>) => keys.map((pk) => ({ PutRequest: { Item: { pk: { S: pk } } } }))
+
+    it.effect("BatchWriteItem writes the first half of each table's requests and returns the rest", () =>
+      Effect.gen(function*() {
+        const { c, stack, table } = yield* setup
+        const other = unique("table")
+        yield* createTable(c, other)
+        yield* stack.gateway.resetStats
+        const output = yield* withPlan(
+          { seed: 1, rules: [{ service: "dynamodb", fault: "unprocessed", probability: 1 }] },
+          call((abortSignal) =>
+            c.dynamodb.send(
+              new BatchWriteItemCommand({
+                RequestItems: { [table]: puts("a0", "a1", "a2", "a3", "a4"), [other]: puts("b0", "b1") }
+              }),
+              { abortSignal }
+            )
+          )
+        )
+        assert.deepStrictEqual(output.UnprocessedItems, { [table]: puts("a3", "a4"), [other]: puts("b1") })
+        assert.deepStrictEqual(yield* pks(table, stack), ["a0", "a1", "a2"])
+        assert.deepStrictEqual(yield* pks(other, stack), ["b0"])
+        const stats = yield* stack.gateway.stats
+        assert.deepStrictEqual(stats.byOutcome, { unprocessed: 1 })
+        assert.strictEqual(stats.forwarded, 1)
+      }))
+
+    it.effect("other operations and services ignore the rule, which keeps its budget", () =>
+      Effect.gen(function*() {
+        const { c, queueUrl, stack, table } = yield* setup
+        yield* stack.gateway.resetStats
+        const rules = (["dynamodb", "sqs", "sts"] as const).map((service) => ({
+          service,
+          fault: "unprocessed" as const,
+          probability: 1,
+          times: 1
+        }))
+        const output = yield* withPlan(
+          { seed: 1, rules },
+          Effect.gen(function*() {
+            yield* putItem(c, table, "p")
+            yield* getItem(c, table, "p")
+            yield* call((s) =>
+              c.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "m" }), { abortSignal: s })
+            )
+            yield* call((s) => c.sts.send(new GetCallerIdentityCommand({}), { abortSignal: s }))
+            return yield* call((abortSignal) =>
+              c.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [table]: puts("q0", "q1") } }), {
+                abortSignal
+              })
+            )
+          })
+        )
+        assert.deepStrictEqual(output.UnprocessedItems, { [table]: puts("q1") })
+        assert.deepStrictEqual((yield* stack.gateway.stats).byOutcome, { ok: 4, unprocessed: 1 })
+      }))
+  })
+
+  describe("plans", () => {
+    it.effect("setPlan rejects an invalid plan and keeps the current one", () =>
+      Effect.gen(function*() {
+        const { stack } = yield* setup
+        const plan = { seed: 5, rules: [{ service: "sqs" as const, fault: "throttle" as const, probability: 0.5 }] }
+        yield* stack.gateway.setPlan(plan)
+        const error = yield* Effect.flip(
+          stack.gateway.setPlan({ seed: 6, rules: [{ service: "dynamodb", fault: "reset", probability: 2 }] })
+        )
+        assert.strictEqual(error._tag, "FaultPlanError")
+        assert.include(error.message, "rules[0].probability")
+        assert.deepStrictEqual(yield* stack.gateway.plan, plan)
+        yield* stack.gateway.clearPlan
+        assert.deepStrictEqual(yield* stack.gateway.plan, FaultPlan.empty)
+      }))
+  })
+
   describe("stats", () => {
     it.effect("counts requests by outcome and service", () =>
       Effect.gen(function*() {
@@ -238,6 +333,61 @@ describe("ports", () => {
       const error = yield* Effect.flip(Effect.scoped(LocalAws.make({ credentialsPort: port })))
       assert.strictEqual(error._tag, "PortInUseError")
       assert.include(error.message, `127.0.0.1:${port}`)
+    }))
+})
+
+describe("startup and shutdown", () => {
+  it.scopedLive("an invalid initial plan fails the stack with FaultPlanError", () =>
+    Effect.gen(function*() {
+      const plan = { seed: 1.5, rules: [] }
+      const error = yield* Effect.flip(Effect.scoped(LocalAws.make({ plan })))
+      assert.strictEqual(error._tag, "FaultPlanError")
+      assert.include(error.message, "seed")
+    }))
+
+  it.scopedLive("closing the gateway's scope interrupts the requests in flight", () =>
+    Effect.gen(function*() {
+      // A backend that only counts what reaches it.
+      let reached = 0
+      const backend = yield* Effect.acquireRelease(
+        Effect.async<Http.Server>((resume) => {
+          const server = Http.createServer((_, response) => {
+            reached++
+            response.end("{}")
+          })
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+      )
+      const url = `http://127.0.0.1:${(backend.address() as Net.AddressInfo).port}`
+      const authority = yield* CredentialsAuthority.make()
+      const scope = yield* Scope.make()
+      const gateway = yield* Gateway.make({
+        backends: { dynamodb: url, sqs: url, sts: url },
+        plan: { seed: 1, rules: [{ service: "dynamodb", fault: "latency", latencyMs: 400, probability: 1 }] }
+      }).pipe(
+        Effect.provideService(CredentialsAuthority.CredentialsAuthority, authority),
+        Scope.extend(scope)
+      )
+      const client = new DynamoDBClient({
+        region: "us-east-1",
+        endpoint: gateway.url,
+        credentials: yield* authority.currentStatic,
+        maxAttempts: 1
+      })
+      const request = client.send(new GetItemCommand({ TableName: "t", Key: { pk: { S: "x" } } })).then(
+        () => "answered",
+        (error: Error) => error.name
+      )
+      yield* realSleep(100)
+      const started = Date.now()
+      yield* Scope.close(scope, Exit.void)
+      const outcome = yield* Effect.promise(() => request)
+      assert.isBelow(Date.now() - started, 300, "the scope closed without waiting for the latency")
+      assert.notStrictEqual(outcome, "answered")
+      yield* realSleep(500)
+      assert.strictEqual(reached, 0, "the interrupted request never reached the backend")
+      client.destroy()
     }))
 })
 

@@ -257,6 +257,34 @@ layer(LocalAws.layer(), { excludeTestServices: true })("LocalAws", (it) => {
         assert.strictEqual((yield* stack.authority.fetchCount) - count0, 3)
       }))
 
+    it.effect("concurrent fetches after a revocation all get the same new set, valid at the gateway", () =>
+      Effect.gen(function*() {
+        const { stack, table } = yield* fixtures
+        const revoked = yield* stack.authority.currentStatic
+        yield* stack.authority.revoke()
+        const fetched = yield* Effect.promise(() =>
+          Promise.all(
+            Array.from({ length: 8 }, () =>
+              fetch(stack.endpoints.credentials, {
+                headers: { authorization: stack.env.AWS_CONTAINER_AUTHORIZATION_TOKEN! }
+              }).then((r) => r.json() as Promise<Record<string, string>>))
+          )
+        )
+        const ids = new Set(fetched.map((body) => body.AccessKeyId))
+        assert.strictEqual(ids.size, 1, `one new set, got ${[...ids].join(", ")}`)
+        const [body] = fetched
+        assert.notStrictEqual(body!.AccessKeyId, revoked.accessKeyId)
+        assert.strictEqual((yield* stack.authority.current).accessKeyId, body!.AccessKeyId)
+        assert.strictEqual((yield* stack.authority.lookup(body!.AccessKeyId!)).status, "valid")
+        const fresh = clients(stack, {
+          accessKeyId: body!.AccessKeyId!,
+          secretAccessKey: body!.SecretAccessKey!,
+          sessionToken: body!.Token!,
+          expiration: new Date(body!.Expiration!)
+        })
+        yield* getItem(fresh.dynamodb, table)
+      }))
+
     it.effect("an outage in fail mode answers 500 for its duration", () =>
       Effect.gen(function*() {
         const stack = yield* LocalAws.LocalAws

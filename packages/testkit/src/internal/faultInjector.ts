@@ -12,6 +12,17 @@ export interface FaultInjector {
   readonly next: (service: FaultPlan.ServiceName, operation: string) => FaultPlan.FaultRule | undefined
 }
 
+/**
+ * Whether a rule can act on a request at all: `unprocessed` only exists for DynamoDB `BatchWriteItem`, so elsewhere
+ * it neither draws nor spends its `times` budget.
+ *
+ * @internal
+ */
+export const applies = (rule: FaultPlan.FaultRule, service: FaultPlan.ServiceName, operation: string): boolean =>
+  rule.service === service &&
+  (rule.operation === undefined || rule.operation === operation) &&
+  (rule.fault !== "unprocessed" || (service === "dynamodb" && operation === "BatchWriteItem"))
+
 /** @internal */
 export const makeFaultInjector = (plan: FaultPlan.FaultPlan): FaultInjector => {
   const random = mulberry32(plan.seed)
@@ -21,8 +32,7 @@ export const makeFaultInjector = (plan: FaultPlan.FaultPlan): FaultInjector => {
     next: (service, operation) => {
       for (let index = 0; index < plan.rules.length; index++) {
         const rule = plan.rules[index]!
-        if (rule.service !== service) continue
-        if (rule.operation !== undefined && rule.operation !== operation) continue
+        if (!applies(rule, service, operation)) continue
         if (rule.times !== undefined && injected[index]! >= rule.times) continue
         if (random() < rule.probability) {
           injected[index] = injected[index]! + 1
