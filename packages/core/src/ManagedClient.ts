@@ -206,3 +206,27 @@ export const regionConfig: Effect.Effect<string, AwsError.ConfigurationError> = 
         : Effect.succeed(region)
   }))
 )
+
+/**
+ * The endpoint the SDK would read from the environment for a service (`AWS_ENDPOINT_URL_<SERVICE>`, then
+ * `AWS_ENDPOINT_URL`, unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true). Passing it to the client explicitly
+ * saves the SDK from resolving it again on every request.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const endpointConfig = (serviceId: string): Effect.Effect<Option.Option<string>> =>
+  Config.all({
+    ignore: Config.boolean("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").pipe(Config.withDefault(false)),
+    endpoint: Config.option(
+      Config.string(`AWS_ENDPOINT_URL_${serviceId.toUpperCase()}`).pipe(
+        Config.orElse(() => Config.string("AWS_ENDPOINT_URL"))
+      )
+    )
+  }).pipe(
+    Effect.map(({ endpoint, ignore }) =>
+      ignore ? Option.none() : Option.filter(Option.map(endpoint, (e) => e.trim()), (e) => e !== "")
+    ),
+    // A malformed AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is the SDK's to refuse; here it only means "not ignored".
+    Effect.orElseSucceed(() => Option.none())
+  )

@@ -34,6 +34,7 @@ import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as DynamoDBError from "./DynamoDBError.js"
 
@@ -80,7 +81,8 @@ export const layer = (options: Options): Layer.Layer<DynamoDB, never, Credential
   Layer.scoped(DynamoDB, make(options))
 
 /**
- * Reads the region as the SDK does (`AWS_REGION`); the SDK reads `AWS_ENDPOINT_URL_DYNAMODB` itself.
+ * Reads the region (`AWS_REGION`) and the endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, then `AWS_ENDPOINT_URL`) as the
+ * SDK does.
  *
  * @since 0.1.0
  * @category layers
@@ -88,7 +90,14 @@ export const layer = (options: Options): Layer.Layer<DynamoDB, never, Credential
 export const layerConfig = (
   options: Omit<Options, "region"> = {}
 ): Layer.Layer<DynamoDB, AwsError.ConfigurationError, Credentials.Credentials> =>
-  Layer.scoped(DynamoDB, Effect.flatMap(ManagedClient.regionConfig, (region) => make({ ...options, region })))
+  Layer.scoped(
+    DynamoDB,
+    Effect.gen(function*() {
+      const region = yield* ManagedClient.regionConfig
+      const endpoint = options.endpoint ?? Option.getOrUndefined(yield* ManagedClient.endpointConfig("DYNAMODB"))
+      return yield* make({ ...options, region, endpoint })
+    })
+  )
 
 const sendWith = <I, O>(command: Resilience.Command<I, O>): Effect.Effect<O, AwsError.AwsError, DynamoDB> =>
   Effect.flatMap(DynamoDB, Resilience.send(command))

@@ -30,7 +30,6 @@ import {
   type SendMessageCommandOutput,
   SQSClient
 } from "@aws-sdk/client-sqs"
-import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -65,18 +64,6 @@ export interface ConfigOptions {
   readonly budget?: RetryBudget.Options | undefined
 }
 
-// The variables the SDK itself reads for an endpoint, unless told to ignore them.
-const endpointFromEnv: Effect.Effect<boolean> = Config.all({
-  ignore: Config.boolean("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").pipe(Config.withDefault(false)),
-  endpoint: Config.option(
-    Config.string("AWS_ENDPOINT_URL_SQS").pipe(Config.orElse(() => Config.string("AWS_ENDPOINT_URL")))
-  )
-}).pipe(
-  Effect.map(({ endpoint, ignore }) => !ignore && Option.isSome(endpoint) && endpoint.value.trim() !== ""),
-  // A malformed AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is the SDK's to refuse; here it only means "not ignored".
-  Effect.orElseSucceed(() => false)
-)
-
 /**
  * Builds the client. Behind a configured endpoint (explicit or from the environment) queue URLs are not used as
  * endpoints, since local servers such as fauxqs answer queue URLs on hosts that may not resolve.
@@ -88,7 +75,7 @@ export const make = (
   options: Options
 ): Effect.Effect<ManagedClient.ManagedClient<SQSClient>, never, Credentials.Credentials | Scope.Scope> =>
   Effect.gen(function*() {
-    const endpointConfigured = options.endpoint !== undefined || (yield* endpointFromEnv)
+    const endpointConfigured = options.endpoint !== undefined
     return yield* ManagedClient.make({
       service: "sqs",
       region: options.region,
@@ -106,8 +93,8 @@ export const layer = (options: Options): Layer.Layer<SQS, never, Credentials.Cre
   Layer.scoped(SQS, make(options))
 
 /**
- * Reads the region as the SDK does (`AWS_REGION`, a missing one is a `ConfigurationError` naming it) and lets
- * the SDK read `AWS_ENDPOINT_URL_SQS` itself.
+ * Reads the region as the SDK does (`AWS_REGION`, a missing one is a `ConfigurationError` naming it), and the
+ * endpoint the SDK would read (`AWS_ENDPOINT_URL_SQS`, then `AWS_ENDPOINT_URL`).
  *
  * @since 0.1.0
  * @category layers
@@ -115,7 +102,14 @@ export const layer = (options: Options): Layer.Layer<SQS, never, Credentials.Cre
 export const layerConfig = (
   options: ConfigOptions = {}
 ): Layer.Layer<SQS, AwsError.ConfigurationError, Credentials.Credentials> =>
-  Layer.scoped(SQS, Effect.flatMap(ManagedClient.regionConfig, (region) => make({ region, budget: options.budget })))
+  Layer.scoped(
+    SQS,
+    Effect.gen(function*() {
+      const region = yield* ManagedClient.regionConfig
+      const endpoint = Option.getOrUndefined(yield* ManagedClient.endpointConfig("SQS"))
+      return yield* make({ region, endpoint, budget: options.budget })
+    })
+  )
 
 /**
  * @since 0.1.0
