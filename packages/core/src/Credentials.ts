@@ -166,16 +166,17 @@ export const assumeRole = (options: {
   readonly source?: Provider
 }): Provider => {
   const source = options.source
-  return fromSdk("assume-role", () =>
-    fromTemporaryCredentials({
-      params: {
-        RoleArn: options.roleArn,
-        RoleSessionName: options.sessionName ?? "aws-resilience",
-        ...(options.duration ? { DurationSeconds: Math.round(Duration.toSeconds(options.duration)) } : {})
-      },
-      ...(source ? { masterCredentials: () => Effect.runPromise(source.load) } : {}),
-      ...(options.region ? { clientConfig: { region: options.region } } : {})
-    }))
+  // One SDK provider for the layer's life: it keeps one STS client and calls AssumeRole on every resolution.
+  const provider = fromTemporaryCredentials({
+    params: {
+      RoleArn: options.roleArn,
+      RoleSessionName: options.sessionName ?? "aws-resilience",
+      ...(options.duration ? { DurationSeconds: Math.round(Duration.toSeconds(options.duration)) } : {})
+    },
+    ...(source ? { masterCredentials: () => Effect.runPromise(source.load) } : {}),
+    ...(options.region ? { clientConfig: { region: options.region } } : {})
+  })
+  return fromSdk("assume-role", () => provider)
 }
 
 // The SDK stamps each identity with the provider feature that produced it (`$source`).

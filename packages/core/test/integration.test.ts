@@ -8,7 +8,7 @@ import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import dynalite from "dynalite"
-import { Context, Effect, Layer, Option, Ref } from "effect"
+import { Context, Effect, Layer, Logger, Option, Ref } from "effect"
 import { startFauxqs } from "fauxqs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -76,65 +76,78 @@ const withEnv = (vars: Record<string, string | undefined>) =>
       })
   )
 
+const verified: Array<string> = []
+const captureVerification = Logger.replace(
+  Logger.defaultLogger,
+  Logger.make(({ annotations, message }) => {
+    if (String(message).includes("credentials verified")) verified.push(JSON.stringify([...annotations]))
+  })
+)
+
 describe("core layers from the SDK's environment", () => {
-  it.live("DynamoDB and SQS calls with container credentials", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const dynamodbEndpoint = yield* startDynalite
-      const sqsEndpoint = yield* startSqs
-      const endpoint = yield* serveContainerCredentials
-      yield* withEnv({
-        AWS_REGION: "us-east-1",
-        AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
-        AWS_ENDPOINT_URL_SQS: sqsEndpoint,
-        AWS_CONTAINER_CREDENTIALS_FULL_URI: endpoint.uri,
-        AWS_CONTAINER_AUTHORIZATION_TOKEN: token,
-        AWS_ACCESS_KEY_ID: undefined,
-        AWS_SECRET_ACCESS_KEY: undefined,
-        AWS_SESSION_TOKEN: undefined,
-        AWS_PROFILE: undefined
-      })
-
-      const credentialsContext = yield* Layer.build(Credentials.layer())
-      const region = yield* ManagedClient.regionConfig
-      const dynamodb = yield* ManagedClient.make({
-        service: "dynamodb",
-        region,
-        build: (config) => new DynamoDBClient(config)
-      }).pipe(Effect.provide(credentialsContext))
-      const sqs = yield* ManagedClient.make({
-        service: "sqs",
-        region,
-        build: (config) => new SQSClient({ ...config, useQueueUrlAsEndpoint: false })
-      }).pipe(Effect.provide(credentialsContext))
-
-      yield* Resilience.send(
-        dynamodb,
-        new CreateTableCommand({
-          TableName: "events",
-          KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-          AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
-          BillingMode: "PAY_PER_REQUEST"
+  it.live("DynamoDB and SQS calls with container credentials, verified through STS", () =>
+    Effect.scoped(
+      Effect.gen(function*() {
+        const dynamodbEndpoint = yield* startDynalite
+        const sqsEndpoint = yield* startSqs
+        const endpoint = yield* serveContainerCredentials
+        yield* withEnv({
+          AWS_REGION: "us-east-1",
+          AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+          AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+          AWS_ENDPOINT_URL_STS: sqsEndpoint,
+          AWS_CONTAINER_CREDENTIALS_FULL_URI: endpoint.uri,
+          AWS_CONTAINER_AUTHORIZATION_TOKEN: token,
+          AWS_ACCESS_KEY_ID: undefined,
+          AWS_SECRET_ACCESS_KEY: undefined,
+          AWS_SESSION_TOKEN: undefined,
+          AWS_PROFILE: undefined
         })
-      )
-      yield* Resilience.send(
-        dynamodb,
-        new PutItemCommand({ TableName: "events", Item: { id: { S: "e-1" }, n: { N: "42" } } })
-      )
-      const item = yield* Resilience.send(
-        dynamodb,
-        new GetItemCommand({ TableName: "events", Key: { id: { S: "e-1" } } })
-      )
-      assert.strictEqual(item.Item?.n?.N, "42")
 
-      const { QueueUrl } = yield* Resilience.send(sqs, new CreateQueueCommand({ QueueName: "events" }))
-      yield* Resilience.send(sqs, new SendMessageCommand({ QueueUrl, MessageBody: "hello" }))
-      const received = yield* Resilience.send(sqs, new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1 }))
-      assert.strictEqual(received.Messages?.[0]?.Body, "hello")
+        const credentialsContext = yield* Layer.build(Credentials.layer({ verify: true }))
+        const region = yield* ManagedClient.regionConfig
+        const dynamodb = yield* ManagedClient.make({
+          service: "dynamodb",
+          region,
+          build: (config) => new DynamoDBClient(config)
+        }).pipe(Effect.provide(credentialsContext))
+        const sqs = yield* ManagedClient.make({
+          service: "sqs",
+          region,
+          build: (config) => new SQSClient({ ...config, useQueueUrlAsEndpoint: false })
+        }).pipe(Effect.provide(credentialsContext))
 
-      const credentials = Context.get(credentialsContext, Credentials.Credentials)
-      const current = Option.getOrThrow(yield* credentials.current)
-      assert.strictEqual(current.source, "container")
-      assert.strictEqual(current.maskedAccessKeyId, "****NER1")
-      assert.strictEqual(yield* endpoint.fetches, 1, "both clients share one resolution")
-    })))
+        yield* Resilience.send(
+          dynamodb,
+          new CreateTableCommand({
+            TableName: "events",
+            KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+            AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+            BillingMode: "PAY_PER_REQUEST"
+          })
+        )
+        yield* Resilience.send(
+          dynamodb,
+          new PutItemCommand({ TableName: "events", Item: { id: { S: "e-1" }, n: { N: "42" } } })
+        )
+        const item = yield* Resilience.send(
+          dynamodb,
+          new GetItemCommand({ TableName: "events", Key: { id: { S: "e-1" } } })
+        )
+        assert.strictEqual(item.Item?.n?.N, "42")
+
+        const { QueueUrl } = yield* Resilience.send(sqs, new CreateQueueCommand({ QueueName: "events" }))
+        yield* Resilience.send(sqs, new SendMessageCommand({ QueueUrl, MessageBody: "hello" }))
+        const received = yield* Resilience.send(sqs, new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1 }))
+        assert.strictEqual(received.Messages?.[0]?.Body, "hello")
+
+        const credentials = Context.get(credentialsContext, Credentials.Credentials)
+        const current = Option.getOrThrow(yield* credentials.current)
+        assert.strictEqual(current.source, "container")
+        assert.strictEqual(current.maskedAccessKeyId, "****NER1")
+        assert.strictEqual(yield* endpoint.fetches, 1, "both clients share one resolution")
+        assert.strictEqual(verified.length, 1, "GetCallerIdentity was called once, on the first resolution")
+        assert.include(verified[0]!, "000000000000")
+      }).pipe(Effect.provide(captureVerification))
+    ))
 })
