@@ -8,8 +8,7 @@
 import { AwsError, Metrics } from "@aws-resilience/core"
 import { type DynamoDB, EventStore } from "@aws-resilience/dynamodb"
 import { EventQueue, SQS } from "@aws-resilience/sqs"
-import { CredentialEvent, type FaultPlan, LocalAws } from "@aws-resilience/testkit"
-import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb"
+import { CredentialEvent, type FaultPlan, GroundTruth, LocalAws } from "@aws-resilience/testkit"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Ref from "effect/Ref"
@@ -114,47 +113,6 @@ const retriesByCause = Effect.map(Metric.snapshot, (pairs) => {
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 
-/** Every item of the table, read straight from dynalite: the ground truth of what was stored. */
-const scanDirect = (stack: LocalAws.LocalAws.Service, tableName: string) =>
-  Effect.promise(async () => {
-    const client = new DynamoDBClient({
-      region: stack.region,
-      endpoint: stack.directEndpoints.dynamodb,
-      credentials: { accessKeyId: "direct", secretAccessKey: "direct" }
-    })
-    const items: Array<Record<string, any>> = []
-    let start: Record<string, any> | undefined
-    do {
-      const page = await client.send(
-        new ScanCommand({ TableName: tableName, ...(start ? { ExclusiveStartKey: start } : {}) })
-      )
-      items.push(...(page.Items ?? []))
-      start = page.LastEvaluatedKey
-    } while (start)
-    client.destroy()
-    return items
-  })
-
-/** Receives and deletes until the queue answers empty twice; returns the event id of every message. */
-const drain = (queueUrl: string) =>
-  Effect.gen(function*() {
-    const ids: Array<string> = []
-    let empty = 0
-    while (empty < 2) {
-      const { Messages = [] } = yield* SQS.receiveMessage({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 1
-      })
-      empty = Messages.length === 0 ? empty + 1 : 0
-      for (const message of Messages) {
-        ids.push((JSON.parse(message.Body ?? "{}") as { id: string }).id)
-        yield* SQS.deleteMessage({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! })
-      }
-    }
-    return ids
-  })
-
 /**
  * Runs the replay on an already started stack (with the process pointed at it).
  *
@@ -238,9 +196,11 @@ export const run = (
     yield* stack.gateway.clearPlan
 
     // Ground truth: the table as dynalite holds it, and the queue drained to empty.
-    const items = yield* scanDirect(stack, tableName)
+    const items = yield* GroundTruth.scanTable(tableName)
     const storedIds = items.map((item) => item.id?.S as string)
-    const receivedIds = yield* drain(QueueUrl!)
+    const receivedIds = (yield* GroundTruth.drainQueue(QueueUrl!)).map((m) =>
+      (JSON.parse(m.Body ?? "{}") as { id: string }).id
+    )
     const wanted = Array.from({ length: options.events }, (_, i) => makeEvent(i).id)
     const storedSet = new Set(storedIds)
     const receivedSet = new Set(receivedIds)

@@ -1,9 +1,8 @@
 import { Credentials, RetryPolicy } from "@aws-resilience/core"
-import { LocalAws } from "@aws-resilience/testkit"
+import { GroundTruth, LocalAws } from "@aws-resilience/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { DynamoDB } from "../src/index.js"
-import { scanDirect } from "./utils.js"
 
 let tables = 0
 const newTable = (prefix: string) =>
@@ -44,7 +43,7 @@ const withUnprocessed = <A, E, R>(times: number | undefined, use: Effect.Effect<
   })
 
 const idsInTable = (table: string) =>
-  Effect.map(scanDirect(table), (found) => new Set(found.map((item) => item.id?.S as string)))
+  Effect.map(GroundTruth.scanTable(table), (found) => new Set(found.map((item) => item.id?.S as string)))
 
 layer(Live, { excludeTestServices: true })("batchWrite against unprocessed items", (it) => {
   it.effect("resubmits the unprocessed halves until every item is written", () =>

@@ -1,11 +1,10 @@
 import { Credentials, RetryPolicy } from "@aws-resilience/core"
-import { LocalAws } from "@aws-resilience/testkit"
+import { GroundTruth, LocalAws } from "@aws-resilience/testkit"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { HttpResponse } from "@smithy/protocol-http"
 import { Effect, Layer, Redacted } from "effect"
 import { Readable } from "node:stream"
 import { DynamoDB } from "../src/index.js"
-import { scanDirect } from "./utils.js"
 
 let tables = 0
 const newTable = (prefix: string) =>
@@ -71,7 +70,7 @@ layer(Live, { excludeTestServices: true })("DynamoDB against the local stack", (
       const result = yield* DynamoDB.batchWrite(table, items)
       assert.deepStrictEqual(result, { written: 60, unprocessed: [] })
       assert.strictEqual((yield* stack.gateway.stats).byService.dynamodb?.total, 3)
-      assert.strictEqual((yield* scanDirect(table)).length, 60)
+      assert.strictEqual((yield* GroundTruth.scanTable(table)).length, 60)
     }))
 
   it.effect("batchWrite retries a throttled chunk, and reports exactly the items it could not write", () =>
@@ -100,7 +99,7 @@ layer(Live, { excludeTestServices: true })("DynamoDB against the local stack", (
         Effect.ensuring(stack.gateway.clearPlan)
       )
       assert.deepStrictEqual(retried, { written: 30, unprocessed: [] })
-      assert.strictEqual((yield* scanDirect(table)).length, 30)
+      assert.strictEqual((yield* GroundTruth.scanTable(table)).length, 30)
     }))
 })
 

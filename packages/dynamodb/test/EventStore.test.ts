@@ -1,9 +1,8 @@
 import { Credentials, RetryPolicy } from "@aws-resilience/core"
-import { Arbitraries, LocalAws, Scenario } from "@aws-resilience/testkit"
+import { Arbitraries, GroundTruth, LocalAws, Scenario } from "@aws-resilience/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Chunk, Context, Effect, Exit, Layer, Option, Schema, Stream } from "effect"
 import { DynamoDB, EventStore } from "../src/index.js"
-import { scanDirect } from "./utils.js"
 
 const Event = Schema.Struct({
   id: Schema.String,
@@ -47,7 +46,7 @@ layer(Live, { excludeTestServices: true })("EventStore", (it) => {
         const error = yield* Effect.flip(store.put({ id: "bad", kind: "deleted", amount: 1 } as any))
         assert.strictEqual(error._tag, "InvalidEventError")
         assert.include(error.message, "kind")
-        assert.strictEqual((yield* scanDirect(store.tableName)).length, 0)
+        assert.strictEqual((yield* GroundTruth.scanTable(store.tableName)).length, 0)
       })
     ))
 
@@ -74,7 +73,7 @@ layer(Live, { excludeTestServices: true })("EventStore", (it) => {
         })
         assert.deepStrictEqual(report.exit, Exit.succeed({ id: "e-7", stored: "already" as const }))
         assert.strictEqual(report.requests.byOutcome.lostResponse, 1)
-        const items = yield* scanDirect(store.tableName)
+        const items = yield* GroundTruth.scanTable(store.tableName)
         assert.strictEqual(items.length, 1)
         assert.strictEqual(items[0]?.writes?.N, "1", "the retry did not write a second time")
       })
@@ -111,7 +110,7 @@ layer(Live, { excludeTestServices: true })("EventStore", (it) => {
           assert.isTrue(Exit.isSuccess(report.exit))
           if (!Exit.isSuccess(report.exit)) return
           const stored = report.exit.value.flatMap((r) => (r._tag === "Right" ? [r.right.id] : []))
-          const items = yield* scanDirect(store.tableName)
+          const items = yield* GroundTruth.scanTable(store.tableName)
           const ids = items.map((item) => item.id?.S)
           for (const id of stored) assert.isTrue(ids.includes(id), `${id} was reported stored`)
           // One item per id is the table's key; that each landed once is what `writes` tells.

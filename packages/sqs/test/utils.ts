@@ -3,6 +3,7 @@ import {
   type CredentialsAuthority,
   type FaultPlan,
   type Gateway,
+  GroundTruth,
   LocalAws,
   type StackError
 } from "@aws-resilience/testkit"
@@ -51,28 +52,8 @@ export const createQueue = (
     Attributes: name.endsWith(".fifo") ? { FifoQueue: "true", ...attributes } : attributes
   }).pipe(Effect.map((output) => output.QueueUrl!))
 
-/** Receives and deletes every message that is visible now. */
-export const drain = (queueUrl: string): Effect.Effect<Array<Message>, unknown, SQS.SQS> =>
-  Effect.gen(function*() {
-    const all: Array<Message> = []
-    while (true) {
-      const output = yield* SQS.receiveMessage({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        VisibilityTimeout: 60,
-        MessageSystemAttributeNames: ["All"]
-      })
-      const messages = output.Messages ?? []
-      if (messages.length === 0) return all
-      all.push(...messages)
-      yield* Effect.forEach(
-        messages,
-        (message) => SQS.deleteMessage({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }),
-        { discard: true }
-      )
-    }
-  })
+/** Receives and deletes every message that is visible now, straight from fauxqs. */
+export const drain = (queueUrl: string) => GroundTruth.drainQueue(queueUrl)
 
 /** The ids of the drained messages' bodies. */
 export const idsOf = (messages: ReadonlyArray<Message>): Array<string> =>

@@ -37,3 +37,8 @@ export * as CredentialEvent from "./CredentialEvent.js"
  * @since 0.1.0
  */
 export * as Scenario from "./Scenario.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as GroundTruth from "./GroundTruth.js"
