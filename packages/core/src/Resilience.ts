@@ -153,3 +153,49 @@ export const send: {
     name: operationName(command),
     run: (client, signal) => client.send(command, { abortSignal: signal }) as Promise<O>
   }))
+
+/**
+ * Retries what is left of a partly successful call (unprocessed items, failed batch entries) with the policy's
+ * backoff, charged to the client's budget like any retry. `step(pending)` sends and returns what is still
+ * pending together with the error to back off from, or `None` when nothing is left. When the policy or the
+ * budget gives up, the result is what is still pending, with its error.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const retryRemaining = <C, W, E, R>(
+  self: ManagedClient.ManagedClient<C>,
+  operation: string,
+  initial: W,
+  step: (pending: W) => Effect.Effect<Option.Option<readonly [W, AwsError.AwsError]>, E, R>
+): Effect.Effect<Option.Option<readonly [W, AwsError.AwsError]>, E, R> =>
+  Effect.gen(function*() {
+    const policy = yield* RetryPolicy.current
+    let lastCost = Option.none<number>()
+    let driver: Schedule.ScheduleDriver<unknown, AwsError.AwsError> | undefined
+    let pending = initial
+    while (true) {
+      const left = yield* step(pending)
+      if (Option.isNone(left)) {
+        if (driver !== undefined) yield* self.budget.release(lastCost)
+        return Option.none()
+      }
+      const [rest, error] = left.value
+      driver ??= yield* Schedule.driver(policy.schedule.pipe(
+        Schedule.checkEffect((e: AwsError.AwsError) =>
+          Effect.map(self.budget.acquire(e), (cost) => {
+            lastCost = cost
+            return Option.isSome(cost)
+          })
+        )
+      ))
+      const again = yield* Effect.either(driver.next(error))
+      if (again._tag === "Left") return left
+      yield* Metric.increment(Metric.taggedWithLabels(Metrics.retries, [
+        MetricLabel.make("error", error._tag),
+        MetricLabel.make("service", self.service),
+        MetricLabel.make("operation", operation)
+      ]))
+      pending = rest
+    }
+  })

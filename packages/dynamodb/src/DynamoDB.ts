@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type { Credentials, RetryBudget } from "@aws-resilience/core"
-import { AwsError, ManagedClient, Resilience, RetryPolicy } from "@aws-resilience/core"
+import { AwsError, ManagedClient, Resilience } from "@aws-resilience/core"
 import {
   type AttributeValue,
   BatchWriteItemCommand,
@@ -208,36 +208,41 @@ export const batchWrite = (
   options: { readonly concurrency?: number } = {}
 ): Effect.Effect<BatchWriteResult, never, DynamoDB> =>
   Effect.gen(function*() {
-    const policy = yield* RetryPolicy.current
-    const chunks = Chunk.chunksOf(Chunk.fromIterable(items), chunkSize)
+    const client = yield* DynamoDB
+    const chunks = Chunk.toReadonlyArray(Chunk.chunksOf(Chunk.fromIterable(items), chunkSize))
     const writeChunk = (chunk: Chunk.Chunk<Item>) =>
-      Effect.gen(function*() {
-        const driver = yield* Schedule.driver(policy.schedule)
-        let pending: ReadonlyArray<Item> = Chunk.toReadonlyArray(chunk)
-        while (true) {
-          const outcome = yield* Effect.either(
-            batchWriteItem({ RequestItems: { [tableName]: pending.map((Item) => ({ PutRequest: { Item } })) } })
+      Resilience.retryRemaining(client, "BatchWriteItem", Chunk.toReadonlyArray(chunk), (pending) =>
+        batchWriteItem({ RequestItems: { [tableName]: pending.map((Item) => ({ PutRequest: { Item } })) } }).pipe(
+          Effect.map((output) => {
+            const left = (output.UnprocessedItems?.[tableName] ?? []).flatMap((r) =>
+              r.PutRequest?.Item ? [r.PutRequest.Item] : []
+            )
+            // Unprocessed items mean the table ran out of throughput: back off as after throttling.
+            return left.length === 0 ? Option.none() : Option.some(
+              [
+                left,
+                new AwsError.ThrottlingError({
+                  service: "dynamodb",
+                  operation: "BatchWriteItem",
+                  code: "UnprocessedItems",
+                  cause: `${left.length} unprocessed items`
+                })
+              ] as const
+            )
+          }),
+          // A request that fails outright has had the policy's retries already: its items are reported as they are.
+          Effect.mapError((error) =>
+            [pending, error] as const
           )
-          if (outcome._tag === "Left") return pending.map((item) => ({ item, error: outcome.left }))
-          const left = (outcome.right.UnprocessedItems?.[tableName] ?? []).flatMap((
-            r
-          ) => (r.PutRequest?.Item ? [r.PutRequest.Item] : []))
-          if (left.length === 0) return []
-          pending = left
-          // Unprocessed items mean the table ran out of throughput: back off as after throttling.
-          const throttled = new AwsError.ThrottlingError({
-            service: "dynamodb",
-            operation: "BatchWriteItem",
-            code: "UnprocessedItems",
-            cause: `${left.length} unprocessed items`
-          })
-          const more = yield* Effect.either(driver.next(throttled))
-          if (more._tag === "Left") return pending.map((item) => ({ item, error: throttled }))
-        }
-      })
+        )).pipe(
+          Effect.map(Option.getOrUndefined),
+          Effect.merge,
+          Effect.map((left) =>
+            left === undefined ? [] : left[0].map((item) => ({ item, error: left[1] }))
+          )
+        )
     const failed = yield* Effect.forEach(chunks, writeChunk, { concurrency: options.concurrency ?? 4 })
     const unprocessed = failed.flat()
-    let total = 0
-    for (const chunk of chunks) total += Chunk.size(chunk)
+    const total = chunks.reduce((n, chunk) => n + Chunk.size(chunk), 0)
     return { written: total - unprocessed.length, unprocessed }
   })

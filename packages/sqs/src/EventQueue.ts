@@ -33,7 +33,6 @@ import * as Option from "effect/Option"
 import * as Pipeable from "effect/Pipeable"
 import * as Predicate from "effect/Predicate"
 import * as Queue from "effect/Queue"
-import * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { SQS } from "./SQS.js"
@@ -482,95 +481,87 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventQueue<A>,
     // before processing it.
     const sendChunk = (
       entries: ReadonlyArray<Prepared>,
-      policy: RetryPolicy.Policy,
       requestPolicy: RetryPolicy.Policy,
       record: (outcome: BatchOutcome) => void
     ): Effect.Effect<Option.Option<AwsError.AwsError>> =>
-      Effect.gen(function*() {
-        let pending = entries
-        let driver: Schedule.ScheduleDriver<unknown, AwsError.AwsError> | undefined
-        let lastCost = Option.none<number>()
-        while (pending.length > 0) {
-          const result = yield* Effect.either(
-            Resilience.send(
-              sqs,
-              new SendMessageBatchCommand({
-                QueueUrl: queueUrl,
-                Entries: pending.map((entry): SendMessageBatchRequestEntry => ({
-                  Id: String(entry.index),
-                  MessageBody: entry.body,
-                  ...fifoFields(entry)
-                }))
-              })
-            ).pipe(Effect.provideService(RetryPolicy.RetryPolicy, requestPolicy))
-          )
-          if (Either.isLeft(result)) {
-            const maybeSent = mayHaveReached(result.left)
-            const error = maybeSent ? new MaybeSentError({ cause: result.left }) : result.left
-            for (const entry of pending) {
-              record({ index: entry.index, id: entry.id, status: "failed", error, maybeSent })
-            }
-            return Option.some(result.left)
-          }
-          const byId = new Map(pending.map((entry) => [String(entry.index), entry]))
-          for (const success of result.right.Successful ?? []) {
-            const entry = byId.get(success.Id ?? "")
-            if (entry === undefined) continue
-            byId.delete(success.Id!)
-            record({ index: entry.index, id: entry.id, status: "sent", messageId: success.MessageId ?? "" })
-          }
-          const retry: Array<readonly [Prepared, BatchEntryError]> = []
-          for (const failure of result.right.Failed ?? []) {
-            const entry = byId.get(failure.Id ?? "")
-            if (entry === undefined) continue
-            byId.delete(failure.Id!)
-            const error = new BatchEntryError({
-              code: failure.Code ?? "Unknown",
-              reason: failure.Message ?? "",
-              senderFault: failure.SenderFault === true
-            })
-            if (error.senderFault) {
-              record({ index: entry.index, id: entry.id, status: "failed", error, maybeSent: false })
-            } else retry.push([entry, error])
-          }
-          // An entry the response does not mention may or may not have been sent: report it rather than risk a
-          // duplicate.
-          for (const entry of byId.values()) {
-            record({
-              index: entry.index,
-              id: entry.id,
-              status: "failed",
-              error: new BatchEntryError({ code: "MissingFromResponse", reason: "", senderFault: false }),
-              maybeSent: true
-            })
-          }
-          if (retry.length === 0) break
-          // Throttling, when any entry was throttled, so the backoff is the longer one.
-          const generation = yield* sqs.generation
-          const errors = retry.map(([, error]) => entryAsAwsError(error, generation))
-          const worst = errors.find((error) => error._tag === "ThrottlingError") ?? errors[0]!
-          if (driver === undefined) {
-            driver = yield* Schedule.driver(policy.schedule.pipe(
-              Schedule.checkEffect((error: AwsError.AwsError) =>
-                Effect.map(sqs.budget.acquire(error), (cost) => {
-                  lastCost = cost
-                  return Option.isSome(cost)
+      Resilience.retryRemaining(
+        sqs,
+        "SendMessageBatch",
+        entries.map((entry) => [entry, undefined] as readonly [Prepared, BatchEntryError | undefined]),
+        (pending) =>
+          Effect.gen(function*() {
+            const result = yield* Effect.either(
+              Resilience.send(
+                sqs,
+                new SendMessageBatchCommand({
+                  QueueUrl: queueUrl,
+                  Entries: pending.map(([entry]): SendMessageBatchRequestEntry => ({
+                    Id: String(entry.index),
+                    MessageBody: entry.body,
+                    ...fifoFields(entry)
+                  }))
                 })
-              )
-            ))
-          }
-          const again = yield* Effect.either(driver.next(worst))
-          if (Either.isLeft(again)) {
-            for (const [entry, error] of retry) {
-              record({ index: entry.index, id: entry.id, status: "failed", error, maybeSent: false })
+              ).pipe(Effect.provideService(RetryPolicy.RetryPolicy, requestPolicy))
+            )
+            if (Either.isLeft(result)) {
+              const maybeSent = mayHaveReached(result.left)
+              const error = maybeSent ? new MaybeSentError({ cause: result.left }) : result.left
+              for (const [entry] of pending) {
+                record({ index: entry.index, id: entry.id, status: "failed", error, maybeSent })
+              }
+              return yield* Effect.fail(result.left)
             }
-            return Option.none()
+            const byId = new Map(pending.map(([entry]) => [String(entry.index), entry]))
+            for (const success of result.right.Successful ?? []) {
+              const entry = byId.get(success.Id ?? "")
+              if (entry === undefined) continue
+              byId.delete(success.Id!)
+              record({ index: entry.index, id: entry.id, status: "sent", messageId: success.MessageId ?? "" })
+            }
+            const retry: Array<readonly [Prepared, BatchEntryError]> = []
+            for (const failure of result.right.Failed ?? []) {
+              const entry = byId.get(failure.Id ?? "")
+              if (entry === undefined) continue
+              byId.delete(failure.Id!)
+              const error = new BatchEntryError({
+                code: failure.Code ?? "Unknown",
+                reason: failure.Message ?? "",
+                senderFault: failure.SenderFault === true
+              })
+              if (error.senderFault) {
+                record({ index: entry.index, id: entry.id, status: "failed", error, maybeSent: false })
+              } else retry.push([entry, error])
+            }
+            // An entry the response does not mention may or may not have been sent: report it rather than risk
+            // a duplicate.
+            for (const entry of byId.values()) {
+              record({
+                index: entry.index,
+                id: entry.id,
+                status: "failed",
+                error: new BatchEntryError({ code: "MissingFromResponse", reason: "", senderFault: false }),
+                maybeSent: true
+              })
+            }
+            if (retry.length === 0) return Option.none()
+            // Throttling, when any entry was throttled, so the backoff is the longer one.
+            const generation = yield* sqs.generation
+            const errors = retry.map(([, error]) => entryAsAwsError(error, generation))
+            const worst = errors.find((error) => error._tag === "ThrottlingError") ?? errors[0]!
+            return Option.some([retry, worst] as const)
+          })
+      ).pipe(
+        Effect.map((left) => {
+          // The policy or the budget gave up: what is still pending was not sent.
+          if (Option.isSome(left)) {
+            for (const [entry, error] of left.value[0]) {
+              record({ index: entry.index, id: entry.id, status: "failed", error: error!, maybeSent: false })
+            }
           }
-          pending = retry.map(([entry]) => entry)
-        }
-        if (driver !== undefined) yield* sqs.budget.release(lastCost)
-        return Option.none()
-      })
+          return Option.none<AwsError.AwsError>()
+        }),
+        Effect.catchAll((fatal) => Effect.succeed(Option.some(fatal)))
+      )
 
     const enqueueBatch = (events: Iterable<A>, batchOptions: EnqueueBatchOptions = {}) =>
       Effect.gen(function*() {
@@ -605,7 +596,7 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventQueue<A>,
                   record({ index: entry.index, id: entry.id, status: "failed", error: fatal!, maybeSent: false })
                 }
               })
-              : Effect.map(sendChunk(entries, policy, requestPolicy, record), (failure) => {
+              : Effect.map(sendChunk(entries, requestPolicy, record), (failure) => {
                 if (Option.isSome(failure) && !policy.isRetryable(failure.value)) fatal = failure.value
               }),
           { concurrency: batchOptions.concurrency ?? (fifo ? 1 : 4), discard: true }
