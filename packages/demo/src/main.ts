@@ -7,6 +7,7 @@ import { DynamoDB } from "@aws-resilience/dynamodb"
 import { SQS } from "@aws-resilience/sqs"
 import { FaultPlan, LocalAws } from "@aws-resilience/testkit"
 import { Command, Options } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
@@ -14,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Demo from "./Demo.js"
 
@@ -102,6 +104,10 @@ const faults = Options.text("faults").pipe(
   Options.withDefault("throttle=0.02,status503=0.02,reset=0.01,lostResponse=0.02"),
   Options.withDescription("fault mix per request, or none")
 )
+const reportFile = Options.file("report").pipe(
+  Options.optional,
+  Options.withDescription("also write the report as JSON to this file")
+)
 const maxAttempts = Options.integer("max-attempts").pipe(
   Options.withDefault(5),
   Options.withDescription("attempts per call")
@@ -109,7 +115,7 @@ const maxAttempts = Options.integer("max-attempts").pipe(
 
 const command = Command.make(
   "demo",
-  { events, concurrency, seed, faults, maxAttempts },
+  { events, concurrency, seed, faults, maxAttempts, reportFile },
   (args) =>
     Effect.gen(function*() {
       const mix = yield* parseFaults(args.faults)
@@ -132,6 +138,11 @@ const command = Command.make(
         )
       )
       yield* print(report)
+      if (Option.isSome(args.reportFile)) {
+        const fs = yield* FileSystem.FileSystem
+        yield* fs.writeFileString(args.reportFile.value, JSON.stringify(report, null, 2) + "\n")
+        yield* Console.log(`Report written to ${args.reportFile.value}`)
+      }
       if (report.lost > 0 || report.storedTwice > 0) {
         return yield* new DemoFailed({ lost: report.lost, storedTwice: report.storedTwice })
       }
