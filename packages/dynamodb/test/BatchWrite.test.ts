@@ -1,26 +1,9 @@
-import { Credentials, RetryPolicy } from "@aws-resilience/core"
+import { RetryPolicy } from "@aws-resilience/core"
 import { GroundTruth, LocalAws } from "@aws-resilience/testkit"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { DynamoDB } from "../src/index.js"
-
-let tables = 0
-const newTable = (prefix: string) =>
-  Effect.gen(function*() {
-    const name = `${prefix}-${Date.now().toString(36)}-${tables++}`
-    yield* DynamoDB.ensureTable({
-      TableName: name,
-      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-      AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
-      BillingMode: "PAY_PER_REQUEST"
-    })
-    return name
-  })
-
-const Live = DynamoDB.layerConfig().pipe(
-  Layer.provideMerge(Layer.merge(Credentials.layer(), RetryPolicy.layer({ maxAttempts: 4 }))),
-  Layer.provideMerge(LocalAws.layerWithEnv())
-)
+import { Live, newTable } from "./fixtures.js"
 
 const items = Array.from({ length: 40 }, (_, i) => ({ id: { S: `i-${i}` } }))
 

@@ -1,28 +1,11 @@
-import { Credentials, RetryPolicy } from "@aws-resilience/core"
+import { Credentials } from "@aws-resilience/core"
 import { GroundTruth, LocalAws } from "@aws-resilience/testkit"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { HttpResponse } from "@smithy/protocol-http"
 import { Effect, Layer, Redacted } from "effect"
 import { Readable } from "node:stream"
 import { DynamoDB } from "../src/index.js"
-
-let tables = 0
-const newTable = (prefix: string) =>
-  Effect.gen(function*() {
-    const name = `${prefix}-${Date.now().toString(36)}-${tables++}`
-    yield* DynamoDB.ensureTable({
-      TableName: name,
-      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-      AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
-      BillingMode: "PAY_PER_REQUEST"
-    })
-    return name
-  })
-
-const Live = DynamoDB.layerConfig().pipe(
-  Layer.provideMerge(Layer.merge(Credentials.layer(), RetryPolicy.layer({ maxAttempts: 4 }))),
-  Layer.provideMerge(LocalAws.layerWithEnv())
-)
+import { Live, newTable } from "./fixtures.js"
 
 layer(Live, { excludeTestServices: true })("DynamoDB against the local stack", (it) => {
   it.effect("puts, gets, updates, queries, scans and deletes", () =>
