@@ -441,15 +441,15 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
       return Effect.clockWith((clock) => {
         const now = clock.unsafeCurrentTimeMillis()
         const left = expiresAt - now
-        // Right after a failure, or for a set that arrived already inside the window, do not block callers
-        // on the provider again while the set is still valid: refresh in the background instead.
-        const holdOff = now - failedAt < 1_000 || now - resolvedAt < 10_000
-        if (left <= mandatory && (left <= 0 || !holdOff)) {
+        // Right after a failure (1 s), or right after a resolution (10 s) that brought a set already inside the
+        // windows, the provider is not asked again while the set is still valid: this bounds the load on it.
+        const recentlyTried = now - failedAt < 1_000 || now - resolvedAt < 10_000
+        if (left <= 0 || (left <= mandatory && !recentlyTried)) {
           return resolveIfStill(credentials.generation).pipe(
             Effect.catchAll((error) => left > 0 ? Effect.succeed(credentials) : Effect.fail(error))
           )
         }
-        if (left <= advisory && flight === undefined && now - failedAt >= 1_000) {
+        if (left <= advisory && !recentlyTried && flight === undefined) {
           return Effect.as(startFlight(credentials.generation), credentials)
         }
         return Effect.succeed(credentials)

@@ -112,6 +112,19 @@ describe("Credentials", () => {
       assert.strictEqual((yield* credentials.get).generation, 2)
     }))
 
+  it.scoped("does not hammer a provider whose sets arrive already inside the windows", () =>
+    Effect.gen(function*() {
+      const provider = yield* countingProvider({ lifetime: "2 minutes" })
+      const credentials = yield* Credentials.make({ provider })
+      for (let second = 0; second < 30; second++) {
+        for (let call = 0; call < 20; call++) yield* credentials.get
+        yield* TestClock.adjust("1 second")
+      }
+      // One resolution at first, then at most one every 10 seconds: never one per call.
+      assert.isAtMost(yield* provider.calls, 4)
+      assert.isAtLeast(yield* provider.calls, 2)
+    }))
+
   it.scoped("serves credentials without an expiration until told otherwise", () =>
     Effect.gen(function*() {
       const provider = yield* countingProvider()
