@@ -164,6 +164,8 @@ export const assumeRole = (options: {
   readonly duration?: Duration.DurationInput
   readonly region?: string
   readonly source?: Provider
+  /** Anything else for the STS client, e.g. an endpoint or a request handler. */
+  readonly clientConfig?: NonNullable<Parameters<typeof fromTemporaryCredentials>[0]["clientConfig"]>
 }): Provider => {
   const source = options.source
   // One SDK provider for the layer's life: it keeps one STS client and calls AssumeRole on every resolution.
@@ -174,7 +176,7 @@ export const assumeRole = (options: {
       ...(options.duration ? { DurationSeconds: Math.round(Duration.toSeconds(options.duration)) } : {})
     },
     ...(source ? { masterCredentials: () => Effect.runPromise(source.load) } : {}),
-    ...(options.region ? { clientConfig: { region: options.region } } : {})
+    clientConfig: { ...options.clientConfig, ...(options.region ? { region: options.region } : {}) }
   })
   return fromSdk("assume-role", () => provider)
 }

@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
+import { HttpResponse } from "@smithy/protocol-http"
 import { Effect, Exit, Fiber, HashSet, Logger, Option, Redacted, Ref, TestClock } from "effect"
+import { Readable } from "node:stream"
 import { Credentials } from "../src/index.js"
 import { countingProvider } from "./fixtures.js"
 
@@ -123,6 +125,47 @@ describe("Credentials", () => {
       // One resolution at first, then at most one every 10 seconds: never one per call.
       assert.isAtMost(yield* provider.calls, 4)
       assert.isAtLeast(yield* provider.calls, 2)
+    }))
+
+  it.scoped("assumes a role through STS, with one STS client for every resolution", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const requestHandler = {
+        handle: async (request: { body?: unknown }) => {
+          calls++
+          assert.include(String(request.body), "Action=AssumeRole")
+          const body = `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>` +
+            `<Credentials><AccessKeyId>ASIAASSUMEDROLE0000${calls}</AccessKeyId><SecretAccessKey>assumed-secret` +
+            `</SecretAccessKey><SessionToken>assumed-token</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration>` +
+            `</Credentials><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/app/aws-resilience</Arn>` +
+            `<AssumedRoleId>AROAEXAMPLE:aws-resilience</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>` +
+            `<ResponseMetadata><RequestId>r-${calls}</RequestId></ResponseMetadata></AssumeRoleResponse>`
+          return {
+            response: new HttpResponse({
+              statusCode: 200,
+              headers: { "content-type": "text/xml" },
+              body: Readable.from([Buffer.from(body)])
+            })
+          }
+        },
+        updateHttpClientConfig: () => {},
+        httpHandlerConfigs: () => ({})
+      }
+      const credentials = yield* Credentials.make({
+        provider: Credentials.assumeRole({
+          roleArn: "arn:aws:iam::123456789012:role/app",
+          region: "us-east-1",
+          source: Credentials.fromStatic({ accessKeyId: "AKIASOURCEKEY0000", secretAccessKey: Redacted.make("s") }),
+          clientConfig: { requestHandler }
+        })
+      })
+      const first = yield* credentials.get
+      assert.strictEqual(first.source, "assume-role")
+      assert.strictEqual(first.maskedAccessKeyId, "****0001")
+      assert.strictEqual(first.expiration?.toISOString(), "2030-01-01T00:00:00.000Z")
+      const second = yield* credentials.refresh(first.generation)
+      assert.strictEqual(second.maskedAccessKeyId, "****0002")
+      assert.strictEqual(calls, 2)
     }))
 
   it.scoped("serves credentials without an expiration until told otherwise", () =>
