@@ -9,11 +9,13 @@ import {
   FastCheck as fc,
   Fiber,
   Layer,
+  Metric,
+  MetricLabel,
   Ref,
   Scope,
   TestClock
 } from "effect"
-import { Credentials, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
+import { Credentials, ManagedClient, Metrics, Resilience, RetryPolicy } from "../src/index.js"
 import type { AwsError } from "../src/index.js"
 import { countingProvider, FakeClient, sdkError, settle } from "./fixtures.js"
 
@@ -172,6 +174,31 @@ describe("Resilience.execute", () => {
       yield* TestClock.adjust("1 minute")
       yield* Fiber.join(fiber)
       assert.strictEqual(yield* managed.budget.available, 480, "the retry's 10 tokens came back, no more")
+    })))
+
+  it.effect("records retries by error tag, and call durations", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { managed, policy } = yield* setup({ policy: { maxAttempts: 4 } })
+      const labels = (tag: string) => [
+        MetricLabel.make("error", tag),
+        MetricLabel.make("service", "fake"),
+        MetricLabel.make("operation", "Op")
+      ]
+      const count = (tag: string) =>
+        Effect.map(Metric.value(Metric.taggedWithLabels(Metrics.retries, labels(tag))), (s) => s.count)
+      const before = { throttling: yield* count("ThrottlingError"), transient: yield* count("TransientError") }
+      const durationsBefore = (yield* Metric.value(Metrics.callDuration("fake", "Op"))).count
+      const faults: Array<Fault> = ["throttle", "server", "throttle"]
+      const fiber = yield* Effect.fork(run(managed, policy, async () => {
+        const fault = faults.shift()
+        if (fault) throw retryableFaults[fault]()
+        return "ok"
+      }))
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(fiber)
+      assert.strictEqual((yield* count("ThrottlingError")) - before.throttling, 2)
+      assert.strictEqual((yield* count("TransientError")) - before.transient, 1)
+      assert.strictEqual((yield* Metric.value(Metrics.callDuration("fake", "Op"))).count - durationsBefore, 1)
     })))
 
   it.effect("interrupting the fiber aborts the request", () =>
