@@ -5,7 +5,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as CredentialsAuthority from "../src/CredentialsAuthority.js"
 import * as LocalAws from "../src/LocalAws.js"
-import { call, type Clients, clients, currentClients, failure, realSleep, unique } from "./utils.js"
+import { call, type Clients, clients, currentClients, failure, fetchCredentials, realSleep, unique } from "./utils.js"
 
 const createTable = (client: Clients["dynamodb"], name: string) =>
   call((abortSignal) =>
@@ -234,15 +234,11 @@ layer(LocalAws.layer(), { excludeTestServices: true })("LocalAws", (it) => {
     it.effect("the container endpoint checks its token and serves the current set", () =>
       Effect.gen(function*() {
         const stack = yield* LocalAws.LocalAws
-        const get = (headers: Record<string, string>) =>
-          Effect.promise(async () => {
-            const response = await fetch(stack.endpoints.credentials, { headers })
-            return { status: response.status, body: await response.json() as Record<string, unknown> }
-          })
+        const get = (headers: Record<string, string>) => fetchCredentials(stack, headers)
         const count0 = yield* stack.authority.fetchCount
         assert.strictEqual((yield* get({})).status, 401)
         assert.strictEqual((yield* get({ authorization: "wrong" })).status, 403)
-        const ok = yield* get({ authorization: stack.env.AWS_CONTAINER_AUTHORIZATION_TOKEN! })
+        const ok = yield* fetchCredentials(stack)
         const current = yield* stack.authority.currentStatic
         assert.strictEqual(ok.status, 200)
         assert.deepStrictEqual(
@@ -262,13 +258,9 @@ layer(LocalAws.layer(), { excludeTestServices: true })("LocalAws", (it) => {
         const { stack, table } = yield* fixtures
         const revoked = yield* stack.authority.currentStatic
         yield* stack.authority.revoke()
-        const fetched = yield* Effect.promise(() =>
-          Promise.all(
-            Array.from({ length: 8 }, () =>
-              fetch(stack.endpoints.credentials, {
-                headers: { authorization: stack.env.AWS_CONTAINER_AUTHORIZATION_TOKEN! }
-              }).then((r) => r.json() as Promise<Record<string, string>>))
-          )
+        const fetched = yield* Effect.all(
+          Array.from({ length: 8 }, () => Effect.map(fetchCredentials(stack), (r) => r.body)),
+          { concurrency: "unbounded" }
         )
         const ids = new Set(fetched.map((body) => body.AccessKeyId))
         assert.strictEqual(ids.size, 1, `one new set, got ${[...ids].join(", ")}`)
@@ -288,11 +280,7 @@ layer(LocalAws.layer(), { excludeTestServices: true })("LocalAws", (it) => {
     it.effect("an outage in fail mode answers 500 for its duration", () =>
       Effect.gen(function*() {
         const stack = yield* LocalAws.LocalAws
-        const status = Effect.promise(() =>
-          fetch(stack.endpoints.credentials, {
-            headers: { authorization: stack.env.AWS_CONTAINER_AUTHORIZATION_TOKEN! }
-          }).then((r) => r.status)
-        )
+        const status = Effect.map(fetchCredentials(stack), (r) => r.status)
         yield* stack.authority.outage({ mode: "fail", for: "400 millis" })
         assert.strictEqual(yield* status, 500)
         yield* realSleep(500)
@@ -303,11 +291,9 @@ layer(LocalAws.layer(), { excludeTestServices: true })("LocalAws", (it) => {
       Effect.gen(function*() {
         const stack = yield* LocalAws.LocalAws
         yield* stack.authority.outage({ mode: "hang", for: "1 second" })
-        const result = yield* Effect.promise(() =>
-          fetch(stack.endpoints.credentials, {
-            headers: { authorization: stack.env.AWS_CONTAINER_AUTHORIZATION_TOKEN! },
-            signal: AbortSignal.timeout(300)
-          }).then((r) => `status ${r.status}`, (e: Error) => e.name)
+        const result = yield* fetchCredentials(stack).pipe(
+          Effect.map((r) => `status ${r.status}`),
+          Effect.timeoutTo({ duration: "300 millis", onSuccess: (r) => r, onTimeout: () => "TimeoutError" })
         )
         assert.strictEqual(result, "TimeoutError")
         yield* realSleep(800)

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb"
 import { SQSClient } from "@aws-sdk/client-sqs"
 import { STSClient } from "@aws-sdk/client-sts"
+import { FetchHttpClient, HttpClient } from "@effect/platform"
 import * as Effect from "effect/Effect"
 import type * as CredentialsAuthority from "../src/CredentialsAuthority.js"
 import type * as LocalAws from "../src/LocalAws.js"
@@ -59,3 +60,19 @@ export const realSleep = (millis: number) => Effect.promise(() => new Promise((r
 let counter = 0
 /** A name unique in this process, for tables and queues. */
 export const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`
+
+/** GET on the stack's container-credentials endpoint through @effect/platform's HttpClient: status and JSON body. */
+export const fetchCredentials = (
+  stack: LocalAws.LocalAws.Service,
+  headers: Record<string, string> = { authorization: stack.env.AWS_CONTAINER_AUTHORIZATION_TOKEN! }
+) =>
+  HttpClient.get(stack.endpoints.credentials, { headers }).pipe(
+    Effect.flatMap((response) =>
+      Effect.map(
+        Effect.orElseSucceed(response.json, () => ({})),
+        (body) => ({ status: response.status, body: body as Record<string, string> })
+      )
+    ),
+    Effect.scoped,
+    Effect.provide(FetchHttpClient.layer)
+  )
