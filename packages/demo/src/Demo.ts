@@ -9,6 +9,7 @@ import { AwsError, Metrics } from "@aws-resilience/core"
 import { type DynamoDB, EventStore } from "@aws-resilience/dynamodb"
 import { EventQueue, SQS } from "@aws-resilience/sqs"
 import { CredentialEvent, type FaultPlan, GroundTruth, LocalAws } from "@aws-resilience/testkit"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Ref from "effect/Ref"
@@ -184,7 +185,7 @@ export const run = (
         if (next === undefined || n < next[0] * options.events) return Effect.void
         nextTrouble++
         return CredentialEvent.apply(stack.authority, next[1]).pipe(
-          Effect.zipRight(Effect.logInfo(`credentials: ${next[1]._tag.toLowerCase()} at ${n} events`))
+          Effect.zipRight(Console.log(`  credentials: ${next[1]._tag.toLowerCase()} at ${n} events`))
         )
       })
 
