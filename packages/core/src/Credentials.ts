@@ -21,7 +21,6 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Ref from "effect/Ref"
 import * as AwsError from "./AwsError.js"
 import * as redact from "./internal/redact.js"
 import * as Metrics from "./Metrics.js"
@@ -347,12 +346,12 @@ const verifyIdentity = (credentials: AwsCredentials, region: string | undefined)
  * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<Service> =>
-  Effect.gen(function*() {
+  Effect.sync(() => {
     const provider = options.provider ?? chain()
     const advisory = Duration.toMillis(options.advisoryWindow ?? "10 minutes")
     const mandatory = Duration.toMillis(options.mandatoryWindow ?? "5 minutes")
     const timeout = options.timeout ?? "5 seconds"
-    const resolutions = yield* Ref.make(0)
+    let resolutions = 0
     let verified = !options.verify
     let cached: AwsCredentials | undefined
     let resolvedAt = 0
@@ -362,7 +361,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
 
     const resolve = (generation: number) =>
       Effect.gen(function*() {
-        yield* Ref.update(resolutions, (n) => n + 1)
+        resolutions++
         yield* Metric.increment(Metrics.credentialRefreshes)
         const identity = yield* provider.load.pipe(
           Effect.timeoutFail({
@@ -465,7 +464,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
           cached !== undefined && cached.generation > staleGeneration ? get : resolveIfStill(staleGeneration)
         ),
       current: Effect.sync(() => Option.fromNullable(cached)),
-      resolutions: Ref.get(resolutions)
+      resolutions: Effect.sync(() => resolutions)
     } satisfies Service
   })
 

@@ -53,42 +53,52 @@ export interface SdkClient {
 const operationName = (command: object): string => command.constructor.name.replace(/Command$/, "")
 
 /**
- * The slow path, entered after a first failure: the policy's schedule decides, and before each retry a
- * `CredentialsError` renews the credentials and the client, anything else pays the budget.
+ * The retry driver of one call, shared by `execute` and `retryRemaining`: the policy's schedule decides, and
+ * before each retry a `CredentialsError` renews the credentials and the client, anything else pays the budget;
+ * every retry is counted. `refund` gives back what the last retry cost, once the call has succeeded.
  */
+const retryDriver = <C>(self: ManagedClient.ManagedClient<C>, operation: string, policy: RetryPolicy.Policy) =>
+  Effect.suspend(() => {
+    let lastCost = Option.none<number>()
+    const beforeRetry = (error: AwsError.AwsError): Effect.Effect<boolean> =>
+      Effect.gen(function*() {
+        if (error._tag === "CredentialsError") {
+          // Renewal is not load on the service, so it is not charged to the budget; the attempt limit bounds it.
+          yield* self.renew(error.generation).pipe(
+            Effect.catchAll((e) =>
+              Effect.logWarning("credentials renewal failed; the next attempt will retry it", e.message)
+            )
+          )
+        } else {
+          const cost = yield* self.budget.acquire(error)
+          if (Option.isNone(cost)) {
+            yield* Effect.logDebug("retry budget exhausted; not retrying", error.message)
+            return false
+          }
+          lastCost = cost
+        }
+        yield* Metric.increment(Metric.taggedWithLabels(Metrics.retries, [
+          MetricLabel.make("error", error._tag),
+          MetricLabel.make("service", self.service),
+          MetricLabel.make("operation", operation)
+        ]))
+        return true
+      })
+    return Effect.map(Schedule.driver(policy.schedule.pipe(Schedule.checkEffect(beforeRetry))), (driver) => ({
+      next: (error: AwsError.AwsError) => driver.next(error),
+      refund: Effect.suspend(() => self.budget.release(lastCost))
+    }))
+  })
+
+/** The slow path, entered after a first failure. */
 const retryAfter = <C, A>(
   self: ManagedClient.ManagedClient<C>,
   operation: string,
   attempt: Effect.Effect<A, AwsError.AwsError>,
   policy: RetryPolicy.Policy,
   first: AwsError.AwsError
-): Effect.Effect<A, AwsError.AwsError> => {
-  let lastCost = Option.none<number>()
-  const beforeRetry = (error: AwsError.AwsError): Effect.Effect<boolean> =>
-    Effect.gen(function*() {
-      if (error._tag === "CredentialsError") {
-        // Renewal is not load on the service, so it is not charged to the budget; the attempt limit bounds it.
-        yield* self.renew(error.generation).pipe(
-          Effect.catchAll((e) =>
-            Effect.logWarning("credentials renewal failed; the next attempt will retry it", e.message)
-          )
-        )
-      } else {
-        const cost = yield* self.budget.acquire(error)
-        if (Option.isNone(cost)) {
-          yield* Effect.logDebug("retry budget exhausted; not retrying", error.message)
-          return false
-        }
-        lastCost = cost
-      }
-      yield* Metric.increment(Metric.taggedWithLabels(Metrics.retries, [
-        MetricLabel.make("error", error._tag),
-        MetricLabel.make("service", self.service),
-        MetricLabel.make("operation", operation)
-      ]))
-      return true
-    })
-  return Effect.flatMap(Schedule.driver(policy.schedule.pipe(Schedule.checkEffect(beforeRetry))), (driver) => {
+): Effect.Effect<A, AwsError.AwsError> =>
+  Effect.flatMap(retryDriver(self, operation, policy), (driver) => {
     const loop = (error: AwsError.AwsError): Effect.Effect<A, AwsError.AwsError> =>
       driver.next(error).pipe(
         Effect.matchEffect({
@@ -96,9 +106,8 @@ const retryAfter = <C, A>(
           onSuccess: () => Effect.catchAll(attempt, loop)
         })
       )
-    return Effect.tap(loop(first), () => self.budget.release(lastCost))
+    return Effect.tap(loop(first), () => driver.refund)
   })
-}
 
 /**
  * Runs one operation through the client with the policy in context (or the standard mode, honouring
@@ -171,31 +180,18 @@ export const retryRemaining = <C, W, E, R>(
 ): Effect.Effect<Option.Option<readonly [W, AwsError.AwsError]>, E, R> =>
   Effect.gen(function*() {
     const policy = yield* RetryPolicy.current
-    let lastCost = Option.none<number>()
-    let driver: Schedule.ScheduleDriver<unknown, AwsError.AwsError> | undefined
+    let driver: Effect.Effect.Success<ReturnType<typeof retryDriver>> | undefined
     let pending = initial
     while (true) {
       const left = yield* step(pending)
       if (Option.isNone(left)) {
-        if (driver !== undefined) yield* self.budget.release(lastCost)
+        if (driver !== undefined) yield* driver.refund
         return Option.none()
       }
       const [rest, error] = left.value
-      driver ??= yield* Schedule.driver(policy.schedule.pipe(
-        Schedule.checkEffect((e: AwsError.AwsError) =>
-          Effect.map(self.budget.acquire(e), (cost) => {
-            lastCost = cost
-            return Option.isSome(cost)
-          })
-        )
-      ))
+      driver ??= yield* retryDriver(self, operation, policy)
       const again = yield* Effect.either(driver.next(error))
       if (again._tag === "Left") return left
-      yield* Metric.increment(Metric.taggedWithLabels(Metrics.retries, [
-        MetricLabel.make("error", error._tag),
-        MetricLabel.make("service", self.service),
-        MetricLabel.make("operation", operation)
-      ]))
       pending = rest
     }
   })
