@@ -248,23 +248,18 @@ export interface Context {
 const principalOf = (message: string): string | undefined =>
   /User: (\S+) is not authorized/.exec(message)?.[1] ?? /principal[:\s]+(arn:\S+)/i.exec(message)?.[1]
 
-/**
- * Sorts any error an SDK call can throw into the taxonomy: by its name, `$metadata.httpStatusCode`,
- * `$retryable` and Node errno.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const classify = (error: unknown, context: Context): AwsError => {
-  if (isAwsError(error)) return error
-  const e: Partial<SdkError> & { code?: string; message?: string } = Predicate.isObject(error) ? error as any : {}
+const classifyShape = (
+  e: Partial<SdkError> & { code?: string; message?: string },
+  context: Context,
+  cause: unknown
+): AwsError => {
   const name = typeof e.name === "string" ? e.name : "Unknown"
   const message = typeof e.message === "string" ? e.message : ""
   const httpStatus = e.$metadata?.httpStatusCode
   const common: Common = {
     service: context.service,
     operation: context.operation,
-    cause: error,
+    cause,
     httpStatus,
     requestId: e.$metadata?.requestId ?? e.$metadata?.extendedRequestId
   }
@@ -293,3 +288,69 @@ export const classify = (error: unknown, context: Context): AwsError => {
   }
   return new ServiceError({ ...common, code: name })
 }
+
+/**
+ * Sorts any error an SDK call can throw into the taxonomy: by its name, `$metadata.httpStatusCode`,
+ * `$retryable` and Node errno.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const classify = (error: unknown, context: Context): AwsError =>
+  isAwsError(error) ? error : classifyShape(Predicate.isObject(error) ? error as any : {}, context, error)
+
+/**
+ * What is known of a failure reported as data rather than thrown, e.g. one failed entry of a batch.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CodeInfo extends Context {
+  /** The service's text for the failure. */
+  readonly message?: string | undefined
+  /** Whose fault: `client` (sender) or `server`. Server faults are treated as HTTP 500 when no status is given. */
+  readonly fault?: "client" | "server" | undefined
+  readonly httpStatus?: number | undefined
+  /** Kept as the error's `cause`. Default: the message. */
+  readonly cause?: unknown
+}
+
+/**
+ * Builds the `AwsError` an error code means, by the same rules as `classify`, for failures AWS reports as data:
+ * a failed batch entry's `Code`, `UnprocessedItems` (`ProvisionedThroughputExceededException`), and the like.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromCode = (code: string, info: CodeInfo): AwsError =>
+  classifyShape(
+    {
+      name: code,
+      message: info.message ?? "",
+      $fault: info.fault ?? "client",
+      $metadata: { httpStatusCode: info.httpStatus ?? (info.fault === "server" ? 500 : 400) }
+    },
+    info,
+    info.cause ?? info.message ?? code
+  )
+
+/**
+ * True when the request may have been processed although it failed: a 5xx, a reset connection, a timeout, a
+ * lost response. Resending such a request may apply it twice unless it is idempotent.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const mayHaveBeenProcessed = (error: AwsError): boolean =>
+  error._tag === "TransientError" && error.kind !== "clockSkew"
+
+/**
+ * True when AWS refused the request before processing it (credentials, throttling, clock skew, access denied,
+ * configuration): resending it cannot apply it twice.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isRejectedBeforeProcessing = (error: AwsError): boolean =>
+  error._tag === "CredentialsError" || error._tag === "ThrottlingError" || error._tag === "AccessDeniedError" ||
+  error._tag === "ConfigurationError" || (error._tag === "TransientError" && error.kind === "clockSkew")
