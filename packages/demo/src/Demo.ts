@@ -1,7 +1,8 @@
 /**
  * The incident, replayed on the local stack: events are stored and enqueued while credentials are revoked,
- * re-issued and expired, and the gateway throttles, fails and loses responses after writes. The report counts
- * what the store and the queue really hold, read straight from dynalite and drained from the queue.
+ * re-issued and expired, and the gateway throttles, fails and loses responses after writes. The report checks
+ * what the caller was told against what the store and the queue really hold, read straight from dynalite and
+ * drained from the queue: an event reported done but missing is lost, one reported failed is counted by cause.
  *
  * @since 0.1.0
  */
@@ -12,6 +13,7 @@ import { CredentialEvent, type FaultPlan, GroundTruth, LocalAws } from "@aws-res
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import * as Predicate from "effect/Predicate"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 
@@ -64,17 +66,31 @@ export const defaultFaults: Partial<Record<FaultPlan.FaultKind, number>> = {
 }
 
 /**
+ * What the replay did. The caller's view (`succeeded`, `failed`) is checked against the backends' (`stored`,
+ * `enqueued`): an event is `lost` when the caller was told it was stored and enqueued but a backend lacks it, and
+ * `failed` when the caller was told it failed (and could retry it).
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Report {
   readonly events: number
+  /** Events reported stored and enqueued to the caller. */
+  readonly succeeded: number
+  /** Distinct events in the table. */
   readonly stored: number
   readonly storedTwice: number
   readonly alreadyStored: number
+  /** Distinct events received from the queue. */
   readonly enqueued: number
   readonly deliveredTwice: number
+  /** Events reported failed to the caller, after the retry policy gave up. */
   readonly failed: number
+  /** `failed` by cause: the error's tag, with the reason for a `CredentialsError`, e.g. `CredentialsError (ExpiredToken)`. */
+  readonly failedByCause: Readonly<Record<string, number>>
+  /** Failures whose error was a `CredentialsError`: the credential events were not absorbed. */
+  readonly failedByCredentials: number
+  /** Events reported stored and enqueued to the caller, but missing from the table or the queue. */
   readonly lost: number
   readonly credentialFetches: number
   readonly clientRebuilds: number
@@ -110,6 +126,29 @@ const retriesByCause = Effect.map(Metric.snapshot, (pairs) => {
   }
   return counts
 })
+
+/** The cause a failure is counted under: its tag, and for a `CredentialsError` its reason. */
+const causeOf = (error: unknown): string =>
+  AwsError.isCredentialsError(error)
+    ? `CredentialsError (${error.reason})`
+    : Predicate.hasProperty(error, "_tag") && typeof error._tag === "string"
+    ? error._tag
+    : "unknown"
+
+/**
+ * Why a run fails, empty when it passes: an event lost, stored twice or delivered twice, or a failure caused by a
+ * credentials event. Other failures (the policy gave up on throttling or a transient fault) were reported to the
+ * caller, who can retry them, so they do not fail the run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const problems = (report: Report): ReadonlyArray<string> => [
+  ...(report.lost > 0 ? [`${report.lost} events lost`] : []),
+  ...(report.storedTwice > 0 ? [`${report.storedTwice} stored twice`] : []),
+  ...(report.deliveredTwice > 0 ? [`${report.deliveredTwice} delivered twice`] : []),
+  ...(report.failedByCredentials > 0 ? [`${report.failedByCredentials} failed on credentials`] : [])
+]
 
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
@@ -154,7 +193,10 @@ export const run = (
     const done = yield* Ref.make(0)
     const latencies: Array<number> = []
     let alreadyStored = 0
-    let failed = 0
+    // What the caller was told, per event id.
+    const succeeded = new Set<string>()
+    const failedByCause: Record<string, number> = {}
+    let failedByCredentials = 0
     const started = performance.now()
 
     const ingest = (i: number) =>
@@ -164,13 +206,16 @@ export const run = (
         const put = yield* store.put(event)
         if (put.stored === "already") alreadyStored++
         yield* queue.enqueue(event)
+        succeeded.add(event.id)
         latencies.push(performance.now() - t0)
       }).pipe(
         Effect.catchAll((error) =>
-          Effect.sync(() => failed++).pipe(
-            Effect.zipRight(
-              Effect.logWarning(`event ${i} failed: ${AwsError.isAwsError(error) ? error.message : String(error)}`)
-            )
+          Effect.sync(() => {
+            const cause = causeOf(error)
+            failedByCause[cause] = (failedByCause[cause] ?? 0) + 1
+            if (AwsError.isCredentialsError(error)) failedByCredentials++
+          }).pipe(
+            Effect.zipRight(Effect.logWarning(`event ${i} failed: ${error.message}`))
           )
         ),
         Effect.zipRight(Ref.updateAndGet(done, (n) => n + 1)),
@@ -202,15 +247,17 @@ export const run = (
     const receivedIds = (yield* GroundTruth.drainQueue(QueueUrl!)).map((m) =>
       (JSON.parse(m.Body ?? "{}") as { id: string }).id
     )
-    const wanted = Array.from({ length: options.events }, (_, i) => makeEvent(i).id)
     const storedSet = new Set(storedIds)
     const receivedSet = new Set(receivedIds)
-    const lost = wanted.filter((id) => !storedSet.has(id) || !receivedSet.has(id)).length
+    // Only what the caller was told succeeded can be lost; a reported failure is the caller's to retry.
+    const lost = [...succeeded].filter((id) => !storedSet.has(id) || !receivedSet.has(id)).length
+    const failed = Object.values(failedByCause).reduce((n, k) => n + k, 0)
     latencies.sort((a, b) => a - b)
     const retriesAfter = yield* retriesByCause
     const stats = yield* stack.gateway.stats
     return {
       events: options.events,
+      succeeded: succeeded.size,
       stored: storedSet.size,
       // Each item counts the writes that landed on it: more than one is a second copy.
       storedTwice: items.filter((item) => Number(item.writes?.N ?? "1") > 1).length + storedIds.length - storedSet.size,
@@ -218,6 +265,8 @@ export const run = (
       enqueued: receivedSet.size,
       deliveredTwice: receivedIds.length - receivedSet.size,
       failed,
+      failedByCause,
+      failedByCredentials,
       lost,
       credentialFetches: (yield* stack.authority.fetchCount) - fetchesBefore,
       clientRebuilds: (yield* Metric.value(Metrics.clientRebuilds)).count - rebuildsBefore,

@@ -36,6 +36,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import { randomUUID } from "node:crypto"
 import * as DynamoDBError from "./DynamoDBError.js"
 
 /**
@@ -77,7 +78,7 @@ export const make = (options: Options) =>
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<DynamoDB, never, Credentials.Credentials> =>
+export const layer = (options: Options): Layer.Layer<DynamoDB, AwsError.ConfigurationError, Credentials.Credentials> =>
   Layer.scoped(DynamoDB, make(options))
 
 /**
@@ -142,11 +143,21 @@ export const query = (input: QueryCommandInput) => sendWith(new QueryCommand(inp
 export const scan = (input: ScanCommandInput) => sendWith(new ScanCommand(input))
 
 /**
+ * Runs a write transaction. Unless the caller gives a `ClientRequestToken`, each run of the returned effect draws
+ * one, and every attempt of that run carries it: DynamoDB then applies a transaction retried after a lost response
+ * only once (within its ten-minute idempotency window). The SDK would draw a new token on every `send`.
+ *
  * @since 0.1.0
  * @category operations
  */
 export const transactWriteItems = (input: TransactWriteItemsCommandInput) =>
-  DynamoDBError.refineTransaction(sendWith(new TransactWriteItemsCommand(input)))
+  DynamoDBError.refineTransaction(
+    Effect.suspend(() =>
+      sendWith(
+        new TransactWriteItemsCommand({ ...input, ClientRequestToken: input.ClientRequestToken ?? randomUUID() })
+      )
+    )
+  )
 
 /**
  * @since 0.1.0
@@ -213,22 +224,27 @@ export const batchWrite = (
     const writeChunk = (chunk: Chunk.Chunk<Item>) =>
       Resilience.retryRemaining(client, "BatchWriteItem", Chunk.toReadonlyArray(chunk), (pending) =>
         batchWriteItem({ RequestItems: { [tableName]: pending.map((Item) => ({ PutRequest: { Item } })) } }).pipe(
-          Effect.map((output) => {
+          Effect.flatMap((output) => {
             const left = (output.UnprocessedItems?.[tableName] ?? []).flatMap((r) =>
               r.PutRequest?.Item ? [r.PutRequest.Item] : []
             )
-            // Unprocessed items mean the table ran out of throughput: back off as after throttling.
-            return left.length === 0 ? Option.none() : Option.some(
-              [
-                left,
-                new AwsError.ThrottlingError({
-                  service: "dynamodb",
-                  operation: "BatchWriteItem",
-                  code: "UnprocessedItems",
-                  cause: `${left.length} unprocessed items`
-                })
-              ] as const
-            )
+            if (left.length === 0) {
+              return Effect.succeed(Option.none())
+            }
+            // Unprocessed items mean the table ran out of throughput: the error DynamoDB throws for that, so the
+            // policy backs off as after throttling.
+            return Effect.map(client.generation, (generation) =>
+              Option.some(
+                [
+                  left,
+                  AwsError.fromCode("ProvisionedThroughputExceededException", {
+                    service: "dynamodb",
+                    operation: "BatchWriteItem",
+                    generation,
+                    message: `${left.length} unprocessed items`
+                  })
+                ] as const
+              ))
           }),
           // A request that fails outright has had the policy's retries already: its items are reported as they are.
           Effect.mapError((error) =>

@@ -8,6 +8,21 @@ import { AwsError } from "@aws-resilience/core"
 import type { AttributeValue, CancellationReason } from "@aws-sdk/client-dynamodb"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
+
+/**
+ * Brands the errors of this module, so that they are recognised by `isDynamoDBError` rather than by `instanceof`.
+ *
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@aws-resilience/dynamodb/DynamoDBError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
 
 /**
  * A `ConditionExpression` was false. `item` is the stored item when the request asked for it.
@@ -20,6 +35,7 @@ export class ConditionalCheckFailedError extends Data.TaggedError("ConditionalCh
   readonly item?: Record<string, AttributeValue> | undefined
   readonly cause: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `dynamodb.${this.operation}: the conditional request failed`
   }
@@ -48,11 +64,38 @@ export class TransactionCanceledError extends Data.TaggedError("TransactionCance
   readonly reasons: ReadonlyArray<CancellationReasonInfo>
   readonly cause: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     const causes = this.reasons.filter((r) => r.code !== "None").map((r) => `#${r.index} ${r.code}`)
     return `dynamodb.TransactWriteItems: transaction cancelled (${causes.join(", ") || "no reason given"})`
   }
 }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type DynamoDBError = ConditionalCheckFailedError | TransactionCanceledError
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isDynamoDBError = (u: unknown): u is DynamoDBError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isConditionalCheckFailedError = (u: unknown): u is ConditionalCheckFailedError =>
+  isDynamoDBError(u) && u._tag === "ConditionalCheckFailedError"
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isTransactionCanceledError = (u: unknown): u is TransactionCanceledError =>
+  isDynamoDBError(u) && u._tag === "TransactionCanceledError"
 
 const decodeReasons = (reasons: ReadonlyArray<CancellationReason> | undefined): ReadonlyArray<CancellationReasonInfo> =>
   (reasons ?? []).map((reason, index) => ({

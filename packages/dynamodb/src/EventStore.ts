@@ -11,15 +11,31 @@ import type { AwsError } from "@aws-resilience/core"
 import { EventCodec } from "@aws-resilience/core"
 import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
 import * as DynamoDB from "./DynamoDB.js"
+
+/**
+ * Brands the store's errors, so that they are recognised by their guards rather than by `instanceof`.
+ *
+ * @since 0.1.0
+ * @category type ids
+ */
+export const ErrorTypeId: unique symbol = Symbol.for("@aws-resilience/dynamodb/EventStore/Error")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type ErrorTypeId = typeof ErrorTypeId
 
 /**
  * Another event is already stored under this id.
@@ -31,10 +47,18 @@ export class EventConflictError extends Data.TaggedError("EventConflictError")<{
   readonly tableName: string
   readonly id: string
 }> {
+  readonly [ErrorTypeId]: ErrorTypeId = ErrorTypeId
   override get message(): string {
     return `${this.tableName}: a different event is already stored under id ${this.id}`
   }
 }
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isEventConflictError = (u: unknown): u is EventConflictError =>
+  Predicate.hasProperty(u, ErrorTypeId) && Predicate.isTagged(u, "EventConflictError")
 
 /**
  * @since 0.1.0
@@ -67,11 +91,33 @@ export interface EventStore<A> {
 export interface Options<A, I> {
   readonly tableName: string
   readonly schema: Schema.Schema<A, I>
-  /** The event's id. Default: its `id` field. */
+  /**
+   * The event's id. Default: its `id` field. When it throws or returns anything but a non-empty string, `put` fails
+   * with an `InvalidEventError` on the path `id`.
+   */
   readonly idOf?: ((event: A) => string) | undefined
 }
 
 const digestOf = (body: string) => createHash("sha256").update(body).digest("base64")
+
+const invalidId = (message: string, cause?: unknown) =>
+  new EventCodec.InvalidEventError({ direction: "encode", issues: [{ path: "id", message }], cause })
+
+const describeId = (id: unknown): string =>
+  typeof id === "string" ? "an empty string" : id === null ? "null" : typeof id
+
+// `idOf` is the caller's code: a throw or a missing id makes a bad event, not a defect.
+const idOfEvent = <A>(codec: EventCodec.EventCodec<A>, event: A): Effect.Effect<string, EventCodec.InvalidEventError> =>
+  Effect.try({
+    try: (): unknown => codec.idOf(event),
+    catch: (cause) =>
+      invalidId(`idOf threw: ${Predicate.hasProperty(cause, "message") ? String(cause.message) : String(cause)}`, cause)
+  }).pipe(
+    Effect.filterOrFail(
+      (id): id is string => typeof id === "string" && id.length > 0,
+      (id) => invalidId(`the event has no id (idOf must return a non-empty string, got ${describeId(id)})`)
+    )
+  )
 
 /**
  * @since 0.1.0
@@ -93,8 +139,9 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventStore<A>,
     const put = (event: A) =>
       Effect.gen(function*() {
         const body = yield* codec.encode(event)
-        const id = codec.idOf(event)
+        const id = yield* idOfEvent(codec, event)
         const digest = digestOf(body)
+        const at = new Date(yield* Clock.currentTimeMillis).toISOString()
         // A conditional update rather than a put: `writes` counts the writes that landed, so a second copy
         // (an unconditional retry after a lost response) would be visible as `writes > 1`.
         return yield* DynamoDB.updateItem({
@@ -105,7 +152,7 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventStore<A>,
           ExpressionAttributeValues: {
             ":body": { S: body },
             ":digest": { S: digest },
-            ":at": { S: new Date().toISOString() },
+            ":at": { S: at },
             ":one": { N: "1" }
           }
         }).pipe(

@@ -57,4 +57,19 @@ layer(Live, { excludeTestServices: true })("batchWrite against unprocessed items
       )
       assert.isTrue(result.unprocessed.every((u) => u.error._tag === "ThrottlingError"))
     }).pipe(Effect.provide(RetryPolicy.layer({ maxAttempts: 2 }))))
+
+  it.effect("an item left unprocessed carries the ProvisionedThroughputExceededException DynamoDB throws for it", () =>
+    Effect.gen(function*() {
+      const table = yield* newTable("unprocessed-error")
+      const result = yield* withUnprocessed(undefined, DynamoDB.batchWrite(table, items))
+      assert.isAbove(result.unprocessed.length, 0)
+      for (const { error } of result.unprocessed) {
+        assert.strictEqual(error._tag, "ThrottlingError")
+        if (error._tag !== "ThrottlingError") return
+        assert.strictEqual(error.code, "ProvisionedThroughputExceededException")
+        assert.strictEqual(error.service, "dynamodb")
+        assert.strictEqual(error.operation, "BatchWriteItem")
+        assert.match(String(error.cause), /^\d+ unprocessed items$/)
+      }
+    }).pipe(Effect.provide(RetryPolicy.layer({ maxAttempts: 2 }))))
 })

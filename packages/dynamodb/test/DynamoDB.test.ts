@@ -1,10 +1,10 @@
-import { Credentials } from "@aws-resilience/core"
+import { AwsError, Credentials } from "@aws-resilience/core"
 import { GroundTruth, LocalAws } from "@aws-resilience/testkit"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { HttpResponse } from "@smithy/protocol-http"
 import { Effect, Layer, Redacted } from "effect"
 import { Readable } from "node:stream"
-import { DynamoDB } from "../src/index.js"
+import { DynamoDB, DynamoDBError } from "../src/index.js"
 import { Live, newTable } from "./fixtures.js"
 
 layer(Live, { excludeTestServices: true })("DynamoDB against the local stack", (it) => {
@@ -42,6 +42,31 @@ layer(Live, { excludeTestServices: true })("DynamoDB against the local stack", (
         })
       )
       assert.strictEqual(error._tag, "ConditionalCheckFailedError")
+    }))
+
+  it.effect("DynamoDBError's errors are recognised by their TypeId guards, not by their tag", () =>
+    Effect.gen(function*() {
+      const table = yield* newTable("guards")
+      yield* DynamoDB.putItem({ TableName: table, Item: { id: { S: "a" } } })
+      const error = yield* Effect.flip(
+        DynamoDB.putItem({
+          TableName: table,
+          Item: { id: { S: "a" } },
+          ConditionExpression: "attribute_not_exists(id)"
+        })
+      )
+      assert.isTrue(DynamoDBError.isDynamoDBError(error))
+      assert.isTrue(DynamoDBError.isConditionalCheckFailedError(error))
+      assert.isFalse(DynamoDBError.isTransactionCanceledError(error))
+      const cancelled = new DynamoDBError.TransactionCanceledError({ reasons: [], cause: undefined })
+      assert.isTrue(DynamoDBError.isTransactionCanceledError(cancelled))
+      assert.isFalse(DynamoDBError.isConditionalCheckFailedError(cancelled))
+      assert.isFalse(DynamoDBError.isDynamoDBError({ _tag: "ConditionalCheckFailedError" }))
+      assert.isFalse(
+        DynamoDBError.isDynamoDBError(
+          new AwsError.ServiceError({ service: "dynamodb", operation: "PutItem", code: "X", cause: undefined })
+        )
+      )
     }))
 
   it.effect("batchWrite writes in chunks of 25", () =>

@@ -1,7 +1,7 @@
 import { Credentials, RetryPolicy } from "@aws-resilience/core"
 import { Arbitraries, GroundTruth, LocalAws, Scenario } from "@aws-resilience/testkit"
 import { assert, layer } from "@effect/vitest"
-import { Chunk, Context, Effect, Exit, Layer, Option, Schema, Stream } from "effect"
+import { Chunk, Context, Effect, Exit, Layer, Option, Schema, Stream, TestClock, TestContext } from "effect"
 import { DynamoDB, EventStore } from "../src/index.js"
 
 const Event = Schema.Struct({
@@ -13,9 +13,16 @@ type Event = typeof Event.Type
 class Events extends Context.Tag("test/Events")<Events, EventStore.EventStore<Event>>() {}
 
 let tables = 0
-const withStore = <A, E>(f: (store: EventStore.EventStore<Event>) => Effect.Effect<A, E, LocalAws.LocalAws>) =>
+const withStore = <A, E>(
+  f: (store: EventStore.EventStore<Event>) => Effect.Effect<A, E, LocalAws.LocalAws>,
+  idOf?: (event: Event) => string
+) =>
   Effect.gen(function*() {
-    const store = yield* EventStore.make({ tableName: `events-${Date.now().toString(36)}-${tables++}`, schema: Event })
+    const store = yield* EventStore.make({
+      tableName: `events-${Date.now().toString(36)}-${tables++}`,
+      schema: Event,
+      idOf
+    })
     yield* store.ensureTable
     return yield* f(store)
   })
@@ -47,6 +54,54 @@ layer(Live, { excludeTestServices: true })("EventStore", (it) => {
         assert.strictEqual(error._tag, "InvalidEventError")
         assert.include(error.message, "kind")
         assert.strictEqual((yield* GroundTruth.scanTable(store.tableName)).length, 0)
+      })
+    ))
+
+  it.effect("an idOf that throws, or gives an empty or non-string id, is an InvalidEventError on the id", () =>
+    Effect.gen(function*() {
+      const idOfs: ReadonlyArray<readonly [string, (event: Event) => string]> = [
+        ["throws", () => {
+          throw new Error("no id for you")
+        }],
+        ["empty", () => ""],
+        ["number", (e) => e.amount as unknown as string],
+        ["undefined", () => undefined as unknown as string]
+      ]
+      for (const [name, idOf] of idOfs) {
+        yield* withStore((store) =>
+          Effect.gen(function*() {
+            const error = yield* Effect.flip(store.put(event(1)))
+            assert.strictEqual(error._tag, "InvalidEventError", name)
+            if (error._tag !== "InvalidEventError") return
+            assert.deepStrictEqual(error.issues.map((i) => i.path), ["id"], name)
+            assert.match(error.message, /id: /, name)
+            assert.strictEqual((yield* GroundTruth.scanTable(store.tableName)).length, 0, `${name}: nothing written`)
+          }), idOf)
+      }
+    }))
+
+  it.effect("put stamps storedAt from Effect's Clock", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(Date.UTC(2001, 8, 9, 1, 46, 40)).pipe(
+          Effect.zipRight(store.put(event(1))),
+          Effect.provide(TestContext.TestContext)
+        )
+        const items = yield* GroundTruth.scanTable(store.tableName)
+        assert.strictEqual(items[0]?.storedAt?.S, "2001-09-09T01:46:40.000Z")
+      })
+    ))
+
+  it.effect("a conflict is recognised by its TypeId guard, not by its tag", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        yield* store.put(event(1))
+        const conflict = yield* Effect.flip(store.put(event(1, 99)))
+        assert.isTrue(EventStore.isEventConflictError(conflict))
+        assert.isFalse(EventStore.isEventConflictError({ _tag: "EventConflictError", tableName: "t", id: "e-1" }))
+        assert.isFalse(
+          EventStore.isEventConflictError(yield* Effect.flip(store.put({ ...event(2), amount: "x" as any })))
+        )
       })
     ))
 
