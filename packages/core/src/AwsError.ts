@@ -7,11 +7,17 @@
  *
  * @since 0.1.0
  */
-import { isClockSkewCorrectedError, isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry"
+import {
+  isClockSkewCorrectedError,
+  isClockSkewError,
+  isServerError,
+  isThrottlingError,
+  isTransientError
+} from "@smithy/core/retry"
 import type { SdkError } from "@smithy/types"
 import * as Data from "effect/Data"
 import * as Predicate from "effect/Predicate"
-import { redactMessage } from "./internal/redact.js"
+import { redactMessage, scrubCause } from "./internal/redact.js"
 
 /**
  * @since 0.1.0
@@ -53,6 +59,11 @@ export type CredentialsReason =
   | "MissingAuthenticationToken"
   | "ProviderFailure"
 
+// Every error keeps a scrubbed copy of what it was given as `cause`, so no rendering of it (`util.inspect`,
+// `JSON.stringify`, `Cause.pretty` with causes, loggers, tracers) can show a token, a secret or a full key id.
+const scrubbed = <A extends { readonly cause?: unknown }>(args: A): A =>
+  "cause" in args ? { ...args, cause: scrubCause(args.cause) } : args
+
 const describe = (self: Common, what: string): string =>
   `${self.service}.${self.operation}: ${what}` +
   (self.httpStatus !== undefined
@@ -80,6 +91,9 @@ export class CredentialsError extends Data.TaggedError("CredentialsError")<
   }
 > {
   readonly [TypeId]: TypeId = TypeId
+  constructor(args: Common & { readonly reason: CredentialsReason; readonly generation: number }) {
+    super(scrubbed(args))
+  }
   override get message(): string {
     return describe(
       this,
@@ -96,6 +110,9 @@ export class CredentialsError extends Data.TaggedError("CredentialsError")<
  */
 export class ThrottlingError extends Data.TaggedError("ThrottlingError")<Common & { readonly code: string }> {
   readonly [TypeId]: TypeId = TypeId
+  constructor(args: Common & { readonly code: string }) {
+    super(scrubbed(args))
+  }
   override get message(): string {
     return describe(this, `throttled (${this.code})`)
   }
@@ -119,6 +136,9 @@ export class TransientError extends Data.TaggedError("TransientError")<
   Common & { readonly kind: TransientKind; readonly code: string }
 > {
   readonly [TypeId]: TypeId = TypeId
+  constructor(args: Common & { readonly kind: TransientKind; readonly code: string }) {
+    super(scrubbed(args))
+  }
   override get message(): string {
     return describe(this, `transient ${this.kind} failure (${this.code}): ${causeMessage(this.cause)}`)
   }
@@ -134,6 +154,9 @@ export class AccessDeniedError extends Data.TaggedError("AccessDeniedError")<
   Common & { readonly code: string; readonly principal?: string | undefined }
 > {
   readonly [TypeId]: TypeId = TypeId
+  constructor(args: Common & { readonly code: string; readonly principal?: string | undefined }) {
+    super(scrubbed(args))
+  }
   override get message(): string {
     return describe(
       this,
@@ -151,6 +174,9 @@ export class AccessDeniedError extends Data.TaggedError("AccessDeniedError")<
  */
 export class ServiceError extends Data.TaggedError("ServiceError")<Common & { readonly code: string }> {
   readonly [TypeId]: TypeId = TypeId
+  constructor(args: Common & { readonly code: string }) {
+    super(scrubbed(args))
+  }
   override get message(): string {
     return describe(this, `${this.code}: ${causeMessage(this.cause)}`)
   }
@@ -168,6 +194,9 @@ export class ConfigurationError extends Data.TaggedError("ConfigurationError")<{
   readonly cause?: unknown
 }> {
   readonly [TypeId]: TypeId = TypeId
+  constructor(args: { readonly setting: string; readonly detail: string; readonly cause?: unknown }) {
+    super(scrubbed(args))
+  }
   override get message(): string {
     return `${this.setting}: ${this.detail}`
   }
@@ -231,6 +260,9 @@ const accessDeniedCodes: ReadonlySet<string> = new Set([
   "KmsAccessDeniedException"
 ])
 
+const skewOnlyCodes: ReadonlySet<string> = new Set(["RequestExpired", "RequestInTheFuture", "RequestTimeTooSkewed"])
+const skewTexts = /Signature expired|Signature not yet current|too skewed/i
+
 const timeoutCodes: ReadonlySet<string> = new Set(["TimeoutError", "RequestTimeout", "RequestTimeoutException"])
 
 /**
@@ -264,15 +296,16 @@ const classifyShape = (
     requestId: e.$metadata?.requestId ?? e.$metadata?.extendedRequestId
   }
   const sdkError = e as SdkError
-  // A signature the SDK has already re-signed with a corrected clock is worth one more try as it is.
-  if (
-    isClockSkewCorrectedError(sdkError) ||
-    (name === "InvalidSignatureException" && message.includes("Signature expired"))
-  ) {
+  // A request refused for its clock (the SDK has usually corrected its offset from the response's Date header
+  // already) is worth one more try as it is. The SDK's clock-skew codes include SignatureDoesNotMatch and
+  // InvalidSignatureException, which also mean a wrong secret: only their skew texts count as skew.
+  if (skewOnlyCodes.has(name) || (isClockSkewError(sdkError) && skewTexts.test(message))) {
     return new TransientError({ ...common, kind: "clockSkew", code: name })
   }
+  // A rejected token stays a credentials failure even when the SDK corrected its clock from the same response.
   const reason = credentialReasons[name]
   if (reason !== undefined) return new CredentialsError({ ...common, reason, generation: context.generation })
+  if (isClockSkewCorrectedError(sdkError)) return new TransientError({ ...common, kind: "clockSkew", code: name })
   if (isThrottlingError(sdkError)) return new ThrottlingError({ ...common, code: name })
   if (accessDeniedCodes.has(name)) {
     return new AccessDeniedError({ ...common, code: name, principal: principalOf(message) })

@@ -21,6 +21,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
 import * as AwsError from "./AwsError.js"
 import * as redact from "./internal/redact.js"
 import * as Metrics from "./Metrics.js"
@@ -167,6 +168,9 @@ export const assumeRole = (options: {
   readonly clientConfig?: NonNullable<Parameters<typeof fromTemporaryCredentials>[0]["clientConfig"]>
 }): Provider => {
   const source = options.source
+  // The source runs in the runtime of the fiber loading credentials (its logger, tracer and clock): the SDK asks
+  // for the source's set only while a `load` is running, and each `load` records its runtime first.
+  let runtime: Runtime.Runtime<never> = Runtime.defaultRuntime
   // One SDK provider for the layer's life: it keeps one STS client and calls AssumeRole on every resolution.
   const provider = fromTemporaryCredentials({
     params: {
@@ -174,10 +178,17 @@ export const assumeRole = (options: {
       RoleSessionName: options.sessionName ?? "aws-resilience",
       ...(options.duration ? { DurationSeconds: Math.round(Duration.toSeconds(options.duration)) } : {})
     },
-    ...(source ? { masterCredentials: () => Effect.runPromise(source.load) } : {}),
+    ...(source ? { masterCredentials: () => Runtime.runPromise(runtime, source.load) } : {}),
     clientConfig: { ...options.clientConfig, ...(options.region ? { region: options.region } : {}) }
   })
-  return fromSdk("assume-role", () => provider)
+  const sdk = fromSdk("assume-role", () => provider)
+  return {
+    name: sdk.name,
+    load: Effect.flatMap(Effect.runtime<never>(), (current) => {
+      runtime = current
+      return sdk.load
+    })
+  }
 }
 
 // The SDK stamps each identity with the provider feature that produced it (`$source`).
@@ -249,9 +260,25 @@ export interface Service {
   readonly current: Effect.Effect<Option.Option<AwsCredentials>>
   /** How many times the provider has been called. */
   readonly resolutions: Effect.Effect<number>
+  /** AWS's clock minus the local clock, in ms, as last reported (0 until then). Expiry is judged by AWS's clock. */
+  readonly clockOffset: Effect.Effect<number>
+  /**
+   * Records AWS's clock minus the local clock, in ms, e.g. an SDK client's `config.systemClockOffset`. Logs a
+   * warning when the offset first exceeds 1 minute or moves by more than that since the last warning.
+   */
+  readonly reportClockOffset: (offsetMs: number) => Effect.Effect<void>
 }
 
 type Failure = AwsError.CredentialsError | AwsError.ConfigurationError
+
+// The provider is not asked again within this long of a failure.
+const failurePause = 1_000
+// Nor within this long of a set that arrived already inside the windows (or expired): it is what the provider
+// has, and asking sooner would bring the same, one new generation (and one new client) per call.
+const windowPause = 10_000
+// An offset from AWS's clock worth a warning: a fifth of the mandatory window. The SDK itself only corrects skews
+// of 5 minutes or more, so every offset it reports is already past this.
+const skewThreshold = 60_000
 
 /**
  * @since 0.1.0
@@ -354,8 +381,14 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
     let resolutions = 0
     let verified = !options.verify
     let cached: AwsCredentials | undefined
-    let resolvedAt = 0
+    let resolvedAt = Number.NEGATIVE_INFINITY
     let failedAt = Number.NEGATIVE_INFINITY
+    let lastFailure: Failure | undefined
+    // Whether the last set the provider gave was already inside the advisory window (or expired) on arrival.
+    let arrivedInWindow = false
+    // AWS's clock minus ours, and the offset last warned about (0: none).
+    let offset = 0
+    let warnedOffset = 0
     // The one resolution in flight, shared by every caller that saw the same generation, success or failure.
     let flight: Deferred.Deferred<AwsCredentials, Failure> | undefined
 
@@ -363,7 +396,8 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
       Effect.gen(function*() {
         resolutions++
         yield* Metric.increment(Metrics.credentialRefreshes)
-        const identity = yield* provider.load.pipe(
+        // Disconnected, so that a load that cannot be interrupted still times out: it finishes in the background.
+        const identity = yield* Effect.disconnect(provider.load).pipe(
           Effect.timeoutFail({
             duration: timeout,
             onTimeout: () =>
@@ -392,13 +426,27 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
             expires: credentials.expiration?.toISOString() ?? "never (served until rejected)"
           })
         )
+        const now = yield* Clock.currentTimeMillis
+        const left = credentials.expiration === undefined ?
+          Number.POSITIVE_INFINITY :
+          credentials.expiration.getTime() - (now + offset)
+        if (left <= 0) {
+          yield* Effect.logWarning(
+            `credential provider ${provider.name} returned a set that expired ${Math.ceil(-left / 1000)} s ago by ` +
+              `AWS's clock; it is served as the provider's latest, and asked for again in ${windowPause / 1000} s`
+          ).pipe(
+            Effect.annotateLogs({ accessKeyId: credentials.maskedAccessKeyId, generation: credentials.generation })
+          )
+        }
         cached = credentials
-        resolvedAt = yield* Clock.currentTimeMillis
+        resolvedAt = now
+        arrivedInWindow = left <= advisory
         return credentials
       }).pipe(
         Effect.tapError((e) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
             failedAt = now
+            lastFailure = e
             return Effect.logWarning("credentials resolution failed", e.message)
           })
         ),
@@ -433,38 +481,87 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
           : Effect.flatMap(startFlight(seen), Deferred.await)
       )
 
+    // The provider is not asked again right after a failure, nor right after a set that arrived already inside
+    // the windows, whatever callers ask and whether that set is still valid or not: this bounds the load on it. A
+    // set that arrived healthy and then was rejected is worth asking again for at once.
+    const paused = (now: number) => now - failedAt < failurePause || (arrivedInWindow && now - resolvedAt < windowPause)
+
+    // Inside the pauses, callers get what the provider last answered: its failure if that came last, else its set.
+    const lastAnswer = (
+      credentials: AwsCredentials | undefined,
+      seen: number
+    ): Effect.Effect<AwsCredentials, Failure> =>
+      lastFailure !== undefined && (credentials === undefined || failedAt > resolvedAt)
+        ? Effect.fail(lastFailure)
+        : credentials !== undefined
+        ? Effect.succeed(credentials)
+        : resolveIfStill(seen)
+
     // The hot path of every call: one read and, for expiring sets, one clock read; no fiber-level work.
     const get: Service["get"] = Effect.suspend(() => {
       const credentials = cached
-      if (credentials === undefined) return resolveIfStill(0)
+      if (credentials === undefined) {
+        return Effect.clockWith((clock) =>
+          flight === undefined && paused(clock.unsafeCurrentTimeMillis())
+            ? lastAnswer(undefined, 0)
+            : resolveIfStill(0)
+        )
+      }
       if (credentials.expiration === undefined) return Effect.succeed(credentials)
       const expiresAt = credentials.expiration.getTime()
       return Effect.clockWith((clock) => {
         const now = clock.unsafeCurrentTimeMillis()
-        const left = expiresAt - now
-        // Right after a failure (1 s), or right after a resolution (10 s) that brought a set already inside the
-        // windows, the provider is not asked again while the set is still valid: this bounds the load on it.
-        const recentlyTried = now - failedAt < 1_000 || now - resolvedAt < 10_000
-        if (left <= 0 || (left <= mandatory && !recentlyTried)) {
+        // Judged by AWS's clock, which signs and checks the expiry.
+        const left = expiresAt - (now + offset)
+        if (left > advisory) return Effect.succeed(credentials)
+        const recentlyTried = paused(now)
+        if (left <= mandatory) {
+          // Inside the pause: a valid set is served, an expired one too if it is the provider's latest answer.
+          if (recentlyTried && left > 0) return Effect.succeed(credentials)
+          if (recentlyTried && flight === undefined) return lastAnswer(credentials, credentials.generation)
           return resolveIfStill(credentials.generation).pipe(
             Effect.catchAll((error) => left > 0 ? Effect.succeed(credentials) : Effect.fail(error))
           )
         }
-        if (left <= advisory && !recentlyTried && flight === undefined) {
-          return Effect.as(startFlight(credentials.generation), credentials)
-        }
+        if (!recentlyTried && flight === undefined) return Effect.as(startFlight(credentials.generation), credentials)
         return Effect.succeed(credentials)
       })
     })
 
+    const refresh: Service["refresh"] = (staleGeneration) =>
+      Effect.suspend(() => {
+        const credentials = cached
+        if (credentials !== undefined && credentials.generation > staleGeneration) return get
+        return Effect.clockWith((clock) =>
+          paused(clock.unsafeCurrentTimeMillis()) && flight === undefined
+            ? lastAnswer(credentials, staleGeneration)
+            : resolveIfStill(staleGeneration)
+        )
+      })
+
+    const reportClockOffset: Service["reportClockOffset"] = (offsetMs) =>
+      Effect.suspend(() => {
+        if (!Number.isFinite(offsetMs)) return Effect.void
+        offset = offsetMs
+        const skewed = Math.abs(offsetMs) >= skewThreshold
+        // Once per significant change, never per call.
+        if (skewed ? Math.abs(offsetMs - warnedOffset) < skewThreshold : warnedOffset === 0) return Effect.void
+        warnedOffset = skewed ? offsetMs : 0
+        if (!skewed) return Effect.logInfo("clock skew gone: local clock agrees with AWS within a minute")
+        const seconds = Math.round(Math.abs(offsetMs) / 1000)
+        return Effect.logWarning(
+          `clock skew detected: local clock is ${seconds} s ${offsetMs > 0 ? "behind" : "ahead of"} AWS; ` +
+            `credentials expiry is judged by AWS's clock`
+        ).pipe(Effect.annotateLogs({ clockOffsetMs: offsetMs }))
+      })
+
     return {
       get,
-      refresh: (staleGeneration) =>
-        Effect.suspend(() =>
-          cached !== undefined && cached.generation > staleGeneration ? get : resolveIfStill(staleGeneration)
-        ),
+      refresh,
       current: Effect.sync(() => Option.fromNullable(cached)),
-      resolutions: Effect.sync(() => resolutions)
+      resolutions: Effect.sync(() => resolutions),
+      clockOffset: Effect.sync(() => offset),
+      reportClockOffset
     } satisfies Service
   })
 

@@ -6,7 +6,12 @@
  */
 import type { AwsCredentialIdentity } from "@smithy/types"
 import * as Config from "effect/Config"
+import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -27,6 +32,8 @@ export interface ClientConfig {
   readonly credentials: AwsCredentialIdentity
   readonly maxAttempts: 1
   readonly endpoint?: string
+  /** Server time minus local time, in ms, as last seen by any client of this service: a new client starts with it. */
+  readonly systemClockOffset: number
 }
 
 /**
@@ -42,6 +49,11 @@ export interface Options<C> {
   /** An explicit endpoint. Without it the SDK reads `AWS_ENDPOINT_URL_<SERVICE>` and `AWS_ENDPOINT_URL` itself. */
   readonly endpoint?: string | undefined
   readonly budget?: RetryBudget.Options | undefined
+  /**
+   * When the scope closes, calls still using a client get this long to finish before they are interrupted (which
+   * aborts their requests); only then are the clients destroyed. Default 10 seconds.
+   */
+  readonly drainTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -69,6 +81,12 @@ export interface ManagedClient<C> {
   readonly generation: Effect.Effect<number>
   /** How many clients this has built. */
   readonly builds: Effect.Effect<number>
+  /**
+   * Hands the clock offset the current SDK client has learnt from the server's `Date` header (its
+   * `config.systemClockOffset`) to the credentials service, which then judges expiry by the server's clock.
+   * Called on the retry path, so a skewed clock is noticed after its first rejected call.
+   */
+  readonly syncClockOffset: Effect.Effect<void>
 }
 
 interface Entry<C> {
@@ -78,44 +96,157 @@ interface Entry<C> {
   retired: boolean
 }
 
+// What AWS accepts as a region: a DNS label of lower-case letters, digits and hyphens (e.g. `us-east-1`,
+// `eu-central-2`, or `local` for a local stack).
+const validRegion = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
+
 /**
+ * Checks a region name; the error names `setting` (`region` for an explicit option, `AWS_REGION` when read from
+ * the environment).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validateRegion = (
+  region: string,
+  setting = "region"
+): Effect.Effect<string, AwsError.ConfigurationError> =>
+  region.trim() === ""
+    ? Effect.fail(new AwsError.ConfigurationError({ setting, detail: "is empty: set it to a region, e.g. us-east-1" }))
+    : validRegion.test(region)
+    ? Effect.succeed(region)
+    : Effect.fail(
+      new AwsError.ConfigurationError({
+        setting,
+        detail: `${
+          JSON.stringify(region)
+        } is not a region name (lower-case letters, digits and hyphens, e.g. us-east-1)`
+      })
+    )
+
+/**
+ * Checks an endpoint URL; the error names `setting`.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validateEndpoint = (
+  endpoint: string,
+  setting = "endpoint"
+): Effect.Effect<string, AwsError.ConfigurationError> =>
+  Effect.suspend(() => {
+    let url: URL | undefined
+    try {
+      url = new URL(endpoint)
+    } catch {
+      url = undefined
+    }
+    return url !== undefined && (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== ""
+      ? Effect.succeed(endpoint)
+      : Effect.fail(
+        new AwsError.ConfigurationError({
+          setting,
+          detail: `${JSON.stringify(endpoint)} is not an http(s) URL, e.g. https://dynamodb.us-east-1.amazonaws.com`
+        })
+      )
+  })
+
+const clockOffsetOf = (client: unknown): number | undefined => {
+  const offset = (client as { config?: { systemClockOffset?: unknown } } | undefined)?.config?.systemClockOffset
+  return typeof offset === "number" && Number.isFinite(offset) ? offset : undefined
+}
+
+// Placeholder credentials for the probe client `make` builds to check `build` and its configuration.
+const probeCredentials: AwsCredentialIdentity = { accessKeyId: "probe", secretAccessKey: "probe" }
+
+/**
+ * Builds the managed client. The region, the endpoint and the `build` function are checked here, so bad
+ * configuration fails the layer with a `ConfigurationError` naming the setting, not the first call. No
+ * credentials are resolved until the first call.
+ *
+ * Closing the scope drains: calls in flight keep their client (a retry may still borrow it, but no new client is
+ * built) for up to `drainTimeout`; calls still running then are interrupted, and only then is every client
+ * destroyed.
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const make = <C extends { destroy(): void }>(
   options: Options<C>
-): Effect.Effect<ManagedClient<C>, never, Credentials.Credentials | Scope.Scope> =>
+): Effect.Effect<ManagedClient<C>, AwsError.ConfigurationError, Credentials.Credentials | Scope.Scope> =>
   Effect.gen(function*() {
+    const region = yield* validateRegion(options.region)
+    const endpoint = options.endpoint === undefined || options.endpoint === ""
+      ? undefined
+      : yield* validateEndpoint(options.endpoint)
+    const configFor = (credentials: AwsCredentialIdentity, systemClockOffset: number): ClientConfig => ({
+      region,
+      credentials,
+      maxAttempts: 1,
+      systemClockOffset,
+      ...(endpoint !== undefined ? { endpoint } : {})
+    })
+    const build = (config: ClientConfig) =>
+      Effect.try({
+        try: () => options.build(config),
+        catch: (cause) =>
+          new AwsError.ConfigurationError({
+            setting: `${options.service} client`,
+            detail: `building the SDK client failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+            cause
+          })
+      })
+    // A `build` that throws, or an SDK client that refuses its configuration, fails here rather than on a call.
+    const probe = yield* build(configFor(probeCredentials, 0))
+    probe.destroy()
+
     const credentials = yield* Credentials.Credentials
     const budget = yield* RetryBudget.make(options.budget)
     const lock = yield* Effect.makeSemaphore(1)
+    const drainTimeout = options.drainTimeout ?? "10 seconds"
     const live = new Set<Entry<C>>()
+    // The fibers borrowing a client right now, each counted once per borrow.
+    const borrowing = new Map<Fiber.RuntimeFiber<unknown, unknown>, number>()
     let current: Entry<C> | undefined
     let builds = 0
-    let closed = false
+    let state: "open" | "draining" | "closed" = "open"
+    let drained: Deferred.Deferred<void> | undefined
 
     const destroy = (entry: Entry<C>) => {
       live.delete(entry)
       entry.client.destroy()
     }
 
-    // Under the lock, so a rebuild in flight either finishes first or sees `closed` and builds nothing.
     yield* Effect.addFinalizer(() =>
-      lock.withPermits(1)(Effect.sync(() => {
-        closed = true
+      Effect.gen(function*() {
+        // Under the lock, so a rebuild in flight either finishes first or sees `draining` and builds nothing.
+        yield* lock.withPermits(1)(Effect.sync(() => {
+          state = "draining"
+        }))
+        if (borrowing.size > 0) {
+          drained = Deferred.unsafeMake(FiberId.none)
+          // Finalizers run uninterruptibly: the wait must be interruptible for the timeout to end it.
+          const finished = yield* Deferred.await(drained).pipe(
+            Effect.interruptible,
+            Effect.timeout(drainTimeout),
+            Effect.option
+          )
+          if (Option.isNone(finished)) {
+            yield* Effect.logWarning(
+              `${options.service}: ${borrowing.size} call(s) still running when the scope closed; interrupting them`
+            )
+            yield* Fiber.interruptAll(Array.from(borrowing.keys()))
+          }
+        }
+        state = "closed"
         for (const entry of live) destroy(entry)
         current = undefined
-      }))
+      })
     )
 
     const install = (next: Credentials.AwsCredentials) =>
       Effect.gen(function*() {
-        const client = options.build({
-          region: options.region,
-          credentials: next.toSdk(),
-          maxAttempts: 1,
-          ...(options.endpoint ? { endpoint: options.endpoint } : {})
-        })
+        const client = yield* build(configFor(next.toSdk(), yield* credentials.clockOffset))
         const entry: Entry<C> = { client, generation: next.generation, borrowers: 0, retired: false }
         live.add(entry)
         const previous = current
@@ -134,7 +265,9 @@ export const make = <C extends { destroy(): void }>(
 
     const rebuild = (staleGeneration: number) =>
       lock.withPermits(1)(Effect.gen(function*() {
-        if (closed) return yield* Effect.dieMessage(`${options.service} client used after its scope closed`)
+        if (state === "closed") return yield* Effect.dieMessage(`${options.service} client used after its scope closed`)
+        // While draining, calls in flight finish with the clients they have: nothing new is built.
+        if (state === "draining") return
         if (current && current.generation > staleGeneration) return
         const next = yield* credentials.get
         if (current && next.generation <= current.generation) return
@@ -142,40 +275,49 @@ export const make = <C extends { destroy(): void }>(
       }))
 
     // Cheap on the hot path: a cached credentials read and a generation comparison.
-    const fresh = Effect.flatMap(credentials.get, (c) =>
-      current && current.generation >= c.generation ? Effect.void : rebuild(current?.generation ?? 0))
+    const fresh = Effect.flatMap(
+      credentials.get,
+      (c) => current && current.generation >= c.generation ? Effect.void : rebuild(current?.generation ?? 0)
+    )
 
-    const borrow = Effect.suspend(() => {
+    const borrow = Effect.withFiberRuntime<Entry<C>>((fiber) => {
       const entry = current
       if (entry === undefined) {
-        return Effect.dieMessage("ManagedClient used after its scope closed")
+        return Effect.dieMessage(`${options.service} client used after its scope closed`)
       }
       entry.borrowers++
+      borrowing.set(fiber, (borrowing.get(fiber) ?? 0) + 1)
       return Effect.succeed(entry)
     })
 
     const giveBack = (entry: Entry<C>) =>
-      Effect.sync(() => {
+      Effect.withFiberRuntime<void>((fiber) => {
         entry.borrowers--
-        if (entry.retired && entry.borrowers === 0 && live.has(entry)) {
-          destroy(entry)
-        }
+        const held = (borrowing.get(fiber) ?? 1) - 1
+        if (held === 0) borrowing.delete(fiber)
+        else borrowing.set(fiber, held)
+        if (entry.retired && entry.borrowers === 0 && live.has(entry)) destroy(entry)
+        if (drained !== undefined && borrowing.size === 0) Deferred.unsafeDone(drained, Exit.void)
+        return Effect.void
       })
 
     return {
       service: options.service,
-      region: options.region,
+      region,
       use: (f) =>
         Effect.zipRight(
           fresh,
-          Effect.acquireUseRelease(borrow, (entry) =>
-            f(entry.client, entry.generation), giveBack)
+          Effect.acquireUseRelease(borrow, (entry) => f(entry.client, entry.generation), giveBack)
         ),
       rebuild,
       renew: (staleGeneration) => Effect.zipRight(credentials.refresh(staleGeneration), rebuild(staleGeneration)),
       budget,
       generation: Effect.sync(() => current?.generation ?? 0),
-      builds: Effect.sync(() => builds)
+      builds: Effect.sync(() => builds),
+      syncClockOffset: Effect.suspend(() => {
+        const offset = clockOffsetOf(current?.client)
+        return offset === undefined ? Effect.void : credentials.reportClockOffset(offset)
+      })
     } satisfies ManagedClient<C>
   })
 
@@ -200,10 +342,7 @@ export const regionConfig: Effect.Effect<string, AwsError.ConfigurationError> = 
           detail: "is not set: set AWS_REGION to the region your tables and queues live in, e.g. us-east-1"
         })
       ),
-    onSome: (region) =>
-      region.trim() === ""
-        ? Effect.fail(new AwsError.ConfigurationError({ setting: "AWS_REGION", detail: "is empty" }))
-        : Effect.succeed(region)
+    onSome: (region) => validateRegion(region, "AWS_REGION")
   }))
 )
 
@@ -215,18 +354,26 @@ export const regionConfig: Effect.Effect<string, AwsError.ConfigurationError> = 
  * @since 0.1.0
  * @category config
  */
-export const endpointConfig = (serviceId: string): Effect.Effect<Option.Option<string>> =>
-  Config.all({
-    ignore: Config.boolean("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").pipe(Config.withDefault(false)),
-    endpoint: Config.option(
-      Config.string(`AWS_ENDPOINT_URL_${serviceId.toUpperCase()}`).pipe(
-        Config.orElse(() => Config.string("AWS_ENDPOINT_URL"))
-      )
+export const endpointConfig = (
+  serviceId: string
+): Effect.Effect<Option.Option<string>, AwsError.ConfigurationError> => {
+  const specific = `AWS_ENDPOINT_URL_${serviceId.toUpperCase()}`
+  const nonEmpty = (name: string) =>
+    Config.option(Config.string(name)).pipe(
+      Config.map((value) => Option.filter(Option.map(value, (e) => e.trim()), (e) => e !== ""))
     )
-  }).pipe(
-    Effect.map(({ endpoint, ignore }) =>
-      ignore ? Option.none() : Option.filter(Option.map(endpoint, (e) => e.trim()), (e) => e !== "")
-    ),
+  return Config.all({
     // A malformed AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is the SDK's to refuse; here it only means "not ignored".
-    Effect.orElseSucceed(() => Option.none())
+    ignore: Config.boolean("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").pipe(Config.orElse(() => Config.succeed(false))),
+    specific: nonEmpty(specific),
+    general: nonEmpty("AWS_ENDPOINT_URL")
+  }).pipe(
+    Effect.orElseSucceed(() => ({ ignore: false, specific: Option.none<string>(), general: Option.none<string>() })),
+    Effect.flatMap(({ general, ignore, specific: own }) => {
+      if (ignore) return Effect.succeed(Option.none())
+      if (Option.isSome(own)) return Effect.asSome(validateEndpoint(own.value, specific))
+      if (Option.isSome(general)) return Effect.asSome(validateEndpoint(general.value, "AWS_ENDPOINT_URL"))
+      return Effect.succeed(Option.none())
+    })
   )
+}

@@ -53,23 +53,38 @@ export interface SdkClient {
 const operationName = (command: object): string => command.constructor.name.replace(/Command$/, "")
 
 /**
- * The retry driver of one call, shared by `execute` and `retryRemaining`: the policy's schedule decides, and
- * before each retry a `CredentialsError` renews the credentials and the client, anything else pays the budget;
- * every retry is counted. `refund` gives back what the last retry cost, once the call has succeeded.
+ * The retry driver of one call, shared by `execute` and `retryRemaining`. After a `CredentialsError` the
+ * credentials and the client are renewed (each once per generation, however many calls ask); when that brought a
+ * newer generation the call is retried at once without using an attempt, up to the policy's
+ * `maxCredentialRenewals`. Otherwise the policy's schedule decides, and anything but a credentials failure pays
+ * the budget. Every retry is counted. `refund` gives back what the last retry cost, once the call has succeeded.
  */
 const retryDriver = <C>(self: ManagedClient.ManagedClient<C>, operation: string, policy: RetryPolicy.Policy) =>
   Effect.suspend(() => {
     let lastCost = Option.none<number>()
+    let renewals = 0
+    const count = (error: AwsError.AwsError) =>
+      Metric.increment(Metric.taggedWithLabels(Metrics.retries, [
+        MetricLabel.make("error", error._tag),
+        MetricLabel.make("service", self.service),
+        MetricLabel.make("operation", operation)
+      ]))
+    // Renewal is not load on the service, so it is not charged to the budget.
+    const renewed = (error: AwsError.CredentialsError): Effect.Effect<boolean> =>
+      self.renew(error.generation).pipe(
+        Effect.catchAll((e) =>
+          Effect.logWarning("credentials renewal failed; the next attempt will retry it", e.message)
+        ),
+        Effect.zipRight(self.generation),
+        Effect.map((generation) => {
+          if (generation <= error.generation || renewals >= policy.maxCredentialRenewals) return false
+          renewals++
+          return true
+        })
+      )
     const beforeRetry = (error: AwsError.AwsError): Effect.Effect<boolean> =>
       Effect.gen(function*() {
-        if (error._tag === "CredentialsError") {
-          // Renewal is not load on the service, so it is not charged to the budget; the attempt limit bounds it.
-          yield* self.renew(error.generation).pipe(
-            Effect.catchAll((e) =>
-              Effect.logWarning("credentials renewal failed; the next attempt will retry it", e.message)
-            )
-          )
-        } else {
+        if (error._tag !== "CredentialsError") {
           const cost = yield* self.budget.acquire(error)
           if (Option.isNone(cost)) {
             yield* Effect.logDebug("retry budget exhausted; not retrying", error.message)
@@ -77,15 +92,19 @@ const retryDriver = <C>(self: ManagedClient.ManagedClient<C>, operation: string,
           }
           lastCost = cost
         }
-        yield* Metric.increment(Metric.taggedWithLabels(Metrics.retries, [
-          MetricLabel.make("error", error._tag),
-          MetricLabel.make("service", self.service),
-          MetricLabel.make("operation", operation)
-        ]))
+        yield* count(error)
         return true
       })
     return Effect.map(Schedule.driver(policy.schedule.pipe(Schedule.checkEffect(beforeRetry))), (driver) => ({
-      next: (error: AwsError.AwsError) => driver.next(error),
+      next: (error: AwsError.AwsError): Effect.Effect<unknown, Option.Option<never>> =>
+        Effect.gen(function*() {
+          // Only after a failure: the SDK client may have learnt the server's clock from this response.
+          yield* self.syncClockOffset
+          if (error._tag === "CredentialsError" && policy.isRetryable(error) && (yield* renewed(error))) {
+            return yield* count(error)
+          }
+          return yield* driver.next(error)
+        }),
       refund: Effect.suspend(() => self.budget.release(lastCost))
     }))
   })

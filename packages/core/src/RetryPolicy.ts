@@ -21,7 +21,6 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import type * as AwsError from "./AwsError.js"
-import type * as RetryBudget from "./RetryBudget.js"
 
 /**
  * @since 0.1.0
@@ -38,8 +37,12 @@ export interface Options {
   readonly maxDelay?: Duration.DurationInput | undefined
   /** What is retried. Default: credentials, throttling and transient failures. */
   readonly isRetryable?: ((error: AwsError.AwsError) => boolean) | undefined
-  /** The per-client retry budget. */
-  readonly budget?: RetryBudget.Options | undefined
+  /**
+   * A `CredentialsError` whose renewal brought a newer credentials generation is retried at once, without using
+   * one of `maxAttempts`: a rotation is not the service failing. At most this many such retries per call; after
+   * them (or when renewal brings nothing newer) a credentials failure takes an attempt like any other. Default 2.
+   */
+  readonly maxCredentialRenewals?: number | undefined
 }
 
 /**
@@ -53,7 +56,8 @@ export interface Policy {
   readonly schedule: Schedule.Schedule<unknown, AwsError.AwsError>
   /** The largest delay before retry number `retry` (0-based) after `error`. */
   readonly maxDelayBefore: (retry: number, error: AwsError.AwsError) => Duration.Duration
-  readonly budget: RetryBudget.Options
+  /** Retries after a renewal that brought newer credentials, which use no attempt (see `Options`). */
+  readonly maxCredentialRenewals: number
 }
 
 /**
@@ -93,7 +97,8 @@ export const make = (options: Options = {}): Policy => {
     ),
     Schedule.map(([error]) => error)
   )
-  return { maxAttempts, isRetryable, schedule, maxDelayBefore, budget: options.budget ?? {} }
+  const maxCredentialRenewals = Math.max(0, options.maxCredentialRenewals ?? 2)
+  return { maxAttempts, isRetryable, schedule, maxDelayBefore, maxCredentialRenewals }
 }
 
 /**
@@ -134,9 +139,8 @@ export const layerConfig = (
   Layer.effect(RetryPolicy, Effect.map(maxAttemptsConfig, (maxAttempts) => make({ ...options, maxAttempts })))
 
 /**
- * Narrows a policy to the errors that also satisfy `predicate`, keeping its backoff, attempts and budget. For
- * writes that must not be repeated once they may have landed, e.g. `restrict(policy, (e) => e._tag !==
- * "TransientError")`.
+ * Narrows a policy to the errors that also satisfy `predicate`, keeping its backoff and attempts. For writes that
+ * must not be repeated once they may have landed: `restrict(policy, AwsError.isRejectedBeforeProcessing)`.
  *
  * @since 0.1.0
  * @category combinators
@@ -147,26 +151,28 @@ export const restrict = (policy: Policy, predicate: (error: AwsError.AwsError) =
   schedule: Schedule.whileInput(policy.schedule, predicate)
 })
 
-let fromEnvironment: Policy | undefined
-
-// The policy used when none is provided: the standard mode with `AWS_MAX_ATTEMPTS` when it is a valid number.
-const environmentPolicy = (): Policy => {
-  if (fromEnvironment === undefined) {
-    const raw = process.env[ENV_MAX_ATTEMPTS]
-    const parsed = raw === undefined ? DEFAULT_MAX_ATTEMPTS : Number(raw)
-    fromEnvironment = Number.isInteger(parsed) && parsed >= 1 ? make({ maxAttempts: parsed }) : standard
+// One policy per distinct `AWS_MAX_ATTEMPTS`, so the slow path does not rebuild the schedule on every failure.
+const byMaxAttempts = new Map<number, Policy>([[DEFAULT_MAX_ATTEMPTS, standard]])
+const withMaxAttempts = (maxAttempts: number): Policy => {
+  let policy = byMaxAttempts.get(maxAttempts)
+  if (policy === undefined) {
+    policy = make({ maxAttempts })
+    byMaxAttempts.set(maxAttempts, policy)
   }
-  return fromEnvironment
+  return policy
 }
 
 /**
- * The policy in context, or else the standard mode honouring `AWS_MAX_ATTEMPTS` (a malformed value falls back to
- * 3 here; use `layerConfig` to make it a `ConfigError`).
+ * The policy in context, or else the standard mode with `maxAttemptsConfig` (`AWS_MAX_ATTEMPTS`, read through the
+ * current `ConfigProvider`). A malformed value falls back to 3 here; use `layerConfig` to make it a `ConfigError`.
  *
  * @since 0.1.0
  * @category accessors
  */
-export const current: Effect.Effect<Policy> = Effect.map(
+export const current: Effect.Effect<Policy> = Effect.flatMap(
   Effect.serviceOption(RetryPolicy),
-  Option.getOrElse(environmentPolicy)
+  Option.match({
+    onSome: Effect.succeed,
+    onNone: () => maxAttemptsConfig.pipe(Effect.orElseSucceed(() => DEFAULT_MAX_ATTEMPTS), Effect.map(withMaxAttempts))
+  })
 )

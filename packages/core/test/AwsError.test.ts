@@ -7,9 +7,10 @@ import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs"
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts"
 import { assert, describe, it } from "@effect/vitest"
 import { HttpResponse } from "@smithy/protocol-http"
-import { Effect } from "effect"
+import { Cause, Effect, Exit, Inspectable, Logger, Redacted, Tracer } from "effect"
 import { Readable } from "node:stream"
-import { AwsError } from "../src/index.js"
+import * as util from "node:util"
+import { AwsError, Credentials, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
 
 type Reply =
   | { readonly status: number; readonly headers: Record<string, string>; readonly body: string }
@@ -340,6 +341,37 @@ describe("AwsError.classify", () => {
     assert.strictEqual(error._tag === "TransientError" && error.kind, "clockSkew")
   })
 
+  it("keeps a rejected token a credentials failure when the SDK corrected its clock from the same response", () => {
+    const error = AwsError.classify(
+      Object.assign(new Error("The security token included in the request is invalid."), {
+        name: "UnrecognizedClientException",
+        $metadata: { httpStatusCode: 400, clockSkewCorrected: true }
+      }),
+      { service: "dynamodb", operation: "PutItem", generation: 3 }
+    )
+    assert.strictEqual(error._tag, "CredentialsError")
+  })
+
+  it("reads skew from the texts of the query services' SignatureDoesNotMatch, not from the code alone", () => {
+    const context = { service: "sqs", operation: "SendMessage", generation: 1 }
+    const expired = AwsError.classify(
+      Object.assign(new Error("Signature expired: 20260101T000000Z is now earlier than 20260101T000500Z"), {
+        name: "SignatureDoesNotMatch",
+        $metadata: { httpStatusCode: 403 }
+      }),
+      context
+    )
+    assert.strictEqual(expired._tag === "TransientError" && expired.kind, "clockSkew")
+    const wrongSecret = AwsError.classify(
+      Object.assign(new Error("The request signature we calculated does not match"), {
+        name: "SignatureDoesNotMatch",
+        $metadata: { httpStatusCode: 403 }
+      }),
+      context
+    )
+    assert.strictEqual(wrongSecret._tag, "CredentialsError")
+  })
+
   it("names provider failures", () => {
     const error = AwsError.classify(
       Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }),
@@ -375,5 +407,137 @@ describe("AwsError.classify", () => {
     assert.include(keyInMessage.message, "****3456")
     assert.notInclude(keyInMessage.message, "ASIAEXAMPLEKEY")
     assert.notInclude(keyInMessage.message, "abc")
+  })
+})
+
+describe("AwsError renderings", () => {
+  // Signing credentials shaped as AWS issues them, and a service that answers SignatureDoesNotMatch quoting the
+  // canonical request back, as STS and the query services do: the session token, full key id and signature arrive
+  // in the error from the SDK's own parsing of the response.
+  const accessKeyId = "ASIAQUOTEDKEY0009876"
+  const secretAccessKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYQUOTEDSECRET1"
+  const sessionToken = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDquotedtoken+AAAAAAAAAAAAAAAAAAAAA="
+  const echoing = {
+    handle: async (request: { headers: Record<string, string> }) => {
+      const authorization = request.headers["authorization"] ?? ""
+      const token = request.headers["x-amz-security-token"] ?? ""
+      const message = `The request signature we calculated does not match the signature you provided. ` +
+        `Credential=${authorization.split("Credential=")[1] ?? ""} secret ${secretAccessKey} ` +
+        `The Canonical String for this request should have been 'POST\n/\n\nx-amz-security-token:${token}\n'`
+      return {
+        response: new HttpResponse({
+          statusCode: 403,
+          headers: { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": "REQ-9" },
+          body: Readable.from([Buffer.from(JSON.stringify({ __type: "InvalidSignatureException", message }))])
+        })
+      }
+    },
+    updateHttpClientConfig: () => {},
+    httpHandlerConfigs: () => ({})
+  }
+  const secrets = [sessionToken, secretAccessKey, accessKeyId, "ASIAQUOTEDKEY"]
+  const assertClean = (what: string, text: string) => {
+    for (const secret of secrets) assert.notInclude(text, secret, `${what} shows a secret`)
+    assert.notMatch(text, /Signature=[0-9a-f]{16}/, `${what} shows a signature`)
+  }
+
+  it.effect("no rendering of a rejected call shows the token, the secret, the key id or the signature", () =>
+    Effect.gen(function*() {
+      const logs: Array<string> = []
+      const spans: Array<{ name: string; attributes: string; exit: string }> = []
+      const capture = Logger.make(({ cause, message }) => {
+        logs.push(Inspectable.toStringUnknown(message), Cause.pretty(cause, { renderErrorCause: true }))
+      })
+      // A tracer that keeps what an exporter would send: attributes, events and the exit of each span.
+      const tracer = Tracer.make({
+        span: (name, parent, context, links, startTime, kind): Tracer.Span => {
+          const attributes = new Map<string, unknown>()
+          const events: Array<unknown> = []
+          let status: Tracer.SpanStatus = { _tag: "Started", startTime }
+          return {
+            _tag: "Span",
+            name,
+            spanId: `span-${spans.length}`,
+            traceId: "trace",
+            parent,
+            context,
+            get status() {
+              return status
+            },
+            attributes,
+            links,
+            sampled: true,
+            kind,
+            end: (endTime, exit) => {
+              status = { _tag: "Ended", startTime, endTime, exit }
+              spans.push({
+                name,
+                attributes: util.inspect({ attributes: Object.fromEntries(attributes), events }, { depth: 8 }),
+                exit: Exit.isFailure(exit) ? Cause.pretty(exit.cause, { renderErrorCause: true }) : ""
+              })
+            },
+            attribute: (key, value) => void attributes.set(key, value),
+            event: (eventName, _time, eventAttributes) => void events.push([eventName, eventAttributes]),
+            addLinks: () => {}
+          }
+        },
+        context: (f) => f()
+      })
+      const error = yield* Effect.gen(function*() {
+        const managed = yield* ManagedClient.make({
+          service: "dynamodb",
+          region: "us-east-1",
+          build: (config) => new DynamoDBClient({ ...config, requestHandler: echoing })
+        })
+        return yield* Effect.flip(Resilience.send(managed, new PutItemCommand({ TableName: "t", Item: {} }))).pipe(
+          Effect.tapErrorCause(Effect.logError),
+          Effect.tap((e) => Effect.logError("call failed", e)),
+          Effect.tap((e) => Effect.logError(Cause.fail(e)))
+        )
+      }).pipe(
+        Effect.provide(Credentials.layer({
+          provider: Credentials.fromStatic({
+            accessKeyId,
+            secretAccessKey: Redacted.make(secretAccessKey),
+            sessionToken: Redacted.make(sessionToken)
+          })
+        })),
+        Effect.provide(RetryPolicy.layer({ maxAttempts: 1, maxCredentialRenewals: 0 })),
+        Effect.scoped,
+        Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+        Effect.withTracer(tracer)
+      )
+      assert.strictEqual(error._tag, "CredentialsError")
+      // The raw SDK exception really carried the secrets: this is what the scrubbing has to take out.
+      const raw = (error.cause as Error).name
+      assert.strictEqual(raw, "InvalidSignatureException")
+      assertClean("message", error.message)
+      assertClean("String", String(error))
+      assertClean("JSON.stringify", JSON.stringify(error))
+      assertClean("util.inspect", util.inspect(error, { depth: 10, showHidden: true }))
+      assertClean("Cause.pretty", Cause.pretty(Cause.fail(error), { renderErrorCause: true }))
+      assertClean("the cause's stack", (error.cause as Error).stack ?? "")
+      assert.isAbove(logs.length, 0)
+      assertClean("the logger", logs.join("\n"))
+      assert.isTrue(spans.some((s) => s.name === "dynamodb.PutItem" && s.exit.includes("CredentialsError")))
+      assertClean("spans", JSON.stringify(spans))
+      assert.include(error.message, "****9876", "the key id is shown by its last 4 characters")
+    }))
+
+  it("scrubs what it keeps as cause, keeping the modelled fields", () => {
+    const thrown = Object.assign(new Error(`x-amz-security-token=${sessionToken}&Signature=${"ab12".repeat(16)}`), {
+      name: "ConditionalCheckFailedException",
+      $metadata: { httpStatusCode: 400, requestId: "r" },
+      Item: { id: { S: "1" } },
+      $response: { body: sessionToken }
+    })
+    const error = AwsError.classify(thrown, { service: "dynamodb", operation: "PutItem", generation: 1 })
+    assert.isTrue(AwsError.hasCode(error, "ConditionalCheckFailedException"))
+    const cause = error.cause as typeof thrown
+    assert.deepStrictEqual(cause.Item, { id: { S: "1" } })
+    assert.strictEqual(cause.$metadata.requestId, "r")
+    assert.isUndefined(cause.$response)
+    assertClean("util.inspect", util.inspect(error, { depth: 10 }))
+    assert.include(cause.message, "x-amz-security-token=<redacted>")
   })
 })

@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { HttpResponse } from "@smithy/protocol-http"
-import { Effect, Exit, Fiber, HashSet, Logger, Option, Redacted, Ref, TestClock } from "effect"
+import { Clock, Effect, Exit, FastCheck as fc, Fiber, HashSet, Logger, Option, Redacted, Ref, TestClock } from "effect"
 import { Readable } from "node:stream"
-import { Credentials } from "../src/index.js"
-import { countingProvider } from "./fixtures.js"
+import { Credentials, ManagedClient } from "../src/index.js"
+import { countingProvider, FakeClient } from "./fixtures.js"
 
 const captureLogs = Effect.map(Ref.make<ReadonlyArray<string>>([]), (lines) => ({
   lines: Ref.get(lines),
@@ -16,6 +16,60 @@ const captureLogs = Effect.map(Ref.make<ReadonlyArray<string>>([]), (lines) => (
     )
   )
 }))
+
+// STS answering AssumeRole with a new key each time; `calls` counts the requests.
+const stsHandler = () => {
+  const handler = {
+    calls: 0,
+    handle: async (request: { body?: unknown }) => {
+      const calls = ++handler.calls
+      assert.include(String(request.body), "Action=AssumeRole")
+      const body = `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>` +
+        `<Credentials><AccessKeyId>ASIAASSUMEDROLE0000${calls}</AccessKeyId><SecretAccessKey>assumed-secret` +
+        `</SecretAccessKey><SessionToken>assumed-token</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration>` +
+        `</Credentials><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/app/aws-resilience</Arn>` +
+        `<AssumedRoleId>AROAEXAMPLE:aws-resilience</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>` +
+        `<ResponseMetadata><RequestId>r-${calls}</RequestId></ResponseMetadata></AssumeRoleResponse>`
+      return {
+        response: new HttpResponse({
+          statusCode: 200,
+          headers: { "content-type": "text/xml" },
+          body: Readable.from([Buffer.from(body)])
+        })
+      }
+    },
+    updateHttpClientConfig: () => {},
+    httpHandlerConfigs: () => ({})
+  }
+  return handler
+}
+
+// Batches of calls run concurrently, batches one after another with a pause between them.
+const batch = fc.record({
+  size: fc.integer({ min: 1, max: 10 }),
+  pauseMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 3_000 }))
+})
+
+// Runs `total` calls as the batches say (cycling through them), and returns the time the pauses took.
+const runBatches = <A, E>(
+  batches: ReadonlyArray<{ readonly size: number; readonly pauseMs: number }>,
+  total: number,
+  call: (i: number) => Effect.Effect<A, E>
+) =>
+  Effect.gen(function*() {
+    const start = yield* Clock.currentTimeMillis
+    const results: Array<A> = []
+    for (let done = 0, b = 0; done < total; b++) {
+      const { pauseMs, size } = batches[b % batches.length]!
+      const n = Math.min(size, total - done)
+      results.push(
+        ...yield* Effect.all(Array.from({ length: n }, (_, i) => call(done + i)), { concurrency: "unbounded" })
+      )
+      done += n
+      if (pauseMs > 0) yield* TestClock.adjust(pauseMs)
+    }
+    return { results, elapsedMs: (yield* Clock.currentTimeMillis) - start }
+  })
 
 describe("Credentials", () => {
   it.scoped("calls the provider once however many fibers ask at once", () =>
@@ -79,7 +133,7 @@ describe("Credentials", () => {
       assert.strictEqual((yield* Fiber.join(waiting)).generation, 3)
     }))
 
-  it.scoped("shares one failed resolution among every caller, and tries again on the next call", () =>
+  it.scoped("shares one failed resolution among every caller, answers with it for a second, then tries again", () =>
     Effect.gen(function*() {
       const provider = yield* countingProvider({ latency: "1 second", fail: Effect.succeed(true) })
       const credentials = yield* Credentials.make({ provider })
@@ -90,6 +144,14 @@ describe("Credentials", () => {
       const errors = yield* Fiber.join(fiber)
       assert.isTrue(errors.every((e) => e._tag === "CredentialsError" && e.reason === "ProviderFailure"))
       assert.strictEqual(yield* provider.calls, 1)
+      // Within the second after the failure, callers get that failure without asking the provider again.
+      const during = yield* Effect.fork(
+        Effect.all([Effect.flip(credentials.get), Effect.flip(credentials.refresh(0))], { concurrency: "unbounded" })
+      )
+      yield* TestClock.adjust("500 millis")
+      assert.deepStrictEqual(yield* Fiber.poll(during), Option.some(Exit.succeed([errors[0]!, errors[0]!])))
+      assert.strictEqual(yield* provider.calls, 1)
+      yield* TestClock.adjust("500 millis")
       const again = yield* Effect.fork(Effect.flip(credentials.get))
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(again)
@@ -127,30 +189,116 @@ describe("Credentials", () => {
       assert.isAtLeast(yield* provider.calls, 2)
     }))
 
+  it.effect.prop(
+    "100 gets and refreshes against a provider handing out expired sets call it at most once per 10 s",
+    [fc.array(fc.record({ batch, refresh: fc.boolean() }), { minLength: 1, maxLength: 20 })],
+    ([steps]) =>
+      Effect.gen(function*() {
+        const provider = yield* countingProvider({ expiredBy: "1 minute" })
+        const credentials = yield* Credentials.make({ provider })
+        const { elapsedMs, results } = yield* runBatches(
+          steps.map((s) => s.batch),
+          100,
+          (i) =>
+            steps[i % steps.length]!.refresh
+              ? Effect.flatMap(
+                credentials.current,
+                Option.match({ onNone: () => credentials.refresh(0), onSome: (c) => credentials.refresh(c.generation) })
+              )
+              : credentials.get
+        )
+        const calls = yield* provider.calls
+        // The provider's latest set is served (AWS is the judge of it), and asked for again only after the pause.
+        assert.strictEqual(results.length, 100)
+        assert.isAtMost(calls, 1 + Math.floor(elapsedMs / 10_000))
+        assert.isAtMost(HashSet.size(HashSet.fromIterable(results.map((c) => c.generation))), calls)
+      }),
+    { fastCheck: { numRuns: 30 } }
+  )
+
+  it.effect.prop(
+    "50 calls through a ManagedClient, with a provider handing out expired sets, build a client per generation",
+    [fc.array(batch, { minLength: 1, maxLength: 20 })],
+    ([batches]) =>
+      Effect.scoped(Effect.gen(function*() {
+        const provider = yield* countingProvider({ expiredBy: "1 minute" })
+        const credentials = yield* Credentials.make({ provider })
+        const managed = yield* ManagedClient.make({
+          service: "fake",
+          region: "us-east-1",
+          build: (config) => new FakeClient(0, config.credentials.accessKeyId)
+        }).pipe(Effect.provideService(Credentials.Credentials, credentials))
+        const { elapsedMs, results } = yield* runBatches(
+          batches,
+          50,
+          () => managed.use((client, generation) => Effect.succeed({ client, generation }))
+        )
+        const builds = yield* managed.builds
+        assert.strictEqual(results.length, 50)
+        assert.isAtMost(builds, 1 + Math.floor(elapsedMs / 10_000))
+        assert.isAtMost(builds, yield* provider.calls)
+        assert.strictEqual(HashSet.size(HashSet.fromIterable(results.map((r) => r.client))), builds)
+      })),
+    { fastCheck: { numRuns: 30 } }
+  )
+
+  it.scoped("judges expiry by AWS's clock, moved by the reported offset", () =>
+    Effect.gen(function*() {
+      // Local clock 26 minutes behind AWS: a 30-minute set has 4 minutes left, inside the mandatory window.
+      const behind = yield* countingProvider({ lifetime: "30 minutes" })
+      const late = yield* Credentials.make({ provider: behind })
+      assert.strictEqual(yield* late.clockOffset, 0)
+      assert.strictEqual((yield* late.get).generation, 1)
+      yield* late.reportClockOffset(26 * 60_000)
+      assert.strictEqual(yield* late.clockOffset, 26 * 60_000)
+      assert.strictEqual((yield* late.get).generation, 2)
+      assert.strictEqual(yield* behind.calls, 2)
+      // Local clock 10 minutes ahead of AWS: an 8-minute set has 18 minutes left, outside both windows.
+      const ahead = yield* countingProvider({ lifetime: "8 minutes" })
+      const early = yield* Credentials.make({ provider: ahead })
+      yield* early.reportClockOffset(-10 * 60_000)
+      assert.strictEqual((yield* early.get).generation, 1)
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual((yield* early.get).generation, 1)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* ahead.calls, 1)
+    }))
+
+  it.effect.prop(
+    "warns once about a skewed clock however often the offset is reported, and again when it moves",
+    [
+      fc.integer({ min: 90_000, max: 3_600_000 }),
+      fc.boolean(),
+      fc.array(fc.integer({ min: -59_999, max: 59_999 }), { maxLength: 20 }),
+      fc.array(fc.integer({ min: -29_999, max: 29_999 }), { minLength: 1, maxLength: 100 })
+    ],
+    ([magnitude, behind, small, jitter]) =>
+      Effect.gen(function*() {
+        const logs = yield* captureLogs
+        const credentials = yield* Credentials.make({ provider: yield* countingProvider() })
+        const skew = behind ? magnitude : -magnitude
+        const warnings = Effect.map(logs.lines, (lines) => lines.filter((l) => l.includes("clock skew detected")))
+        yield* Effect.gen(function*() {
+          for (const offset of small) yield* credentials.reportClockOffset(offset)
+          assert.deepStrictEqual(yield* warnings, [])
+          for (const j of jitter) {
+            yield* credentials.reportClockOffset(skew + j)
+            yield* credentials.get
+          }
+          const [first, ...rest] = yield* warnings
+          assert.isDefined(first, "one warning")
+          assert.deepStrictEqual(rest, [])
+          assert.include(first, `local clock is ${Math.round(Math.abs(skew + jitter[0]!) / 1000)} s`)
+          assert.include(first, behind ? "behind AWS" : "ahead of AWS")
+          yield* credentials.reportClockOffset(-skew)
+          assert.strictEqual((yield* warnings).length, 2)
+        }).pipe(Effect.provide(logs.logger))
+      })
+  )
+
   it.scoped("assumes a role through STS, with one STS client for every resolution", () =>
     Effect.gen(function*() {
-      let calls = 0
-      const requestHandler = {
-        handle: async (request: { body?: unknown }) => {
-          calls++
-          assert.include(String(request.body), "Action=AssumeRole")
-          const body = `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>` +
-            `<Credentials><AccessKeyId>ASIAASSUMEDROLE0000${calls}</AccessKeyId><SecretAccessKey>assumed-secret` +
-            `</SecretAccessKey><SessionToken>assumed-token</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration>` +
-            `</Credentials><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/app/aws-resilience</Arn>` +
-            `<AssumedRoleId>AROAEXAMPLE:aws-resilience</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>` +
-            `<ResponseMetadata><RequestId>r-${calls}</RequestId></ResponseMetadata></AssumeRoleResponse>`
-          return {
-            response: new HttpResponse({
-              statusCode: 200,
-              headers: { "content-type": "text/xml" },
-              body: Readable.from([Buffer.from(body)])
-            })
-          }
-        },
-        updateHttpClientConfig: () => {},
-        httpHandlerConfigs: () => ({})
-      }
+      const requestHandler = stsHandler()
       const credentials = yield* Credentials.make({
         provider: Credentials.assumeRole({
           roleArn: "arn:aws:iam::123456789012:role/app",
@@ -165,7 +313,30 @@ describe("Credentials", () => {
       assert.strictEqual(first.expiration?.toISOString(), "2030-01-01T00:00:00.000Z")
       const second = yield* credentials.refresh(first.generation)
       assert.strictEqual(second.maskedAccessKeyId, "****0002")
-      assert.strictEqual(calls, 2)
+      assert.strictEqual(requestHandler.calls, 2)
+    }))
+
+  it.scoped("runs the role's source provider in the caller's runtime, with the caller's logger", () =>
+    Effect.gen(function*() {
+      const logs = yield* captureLogs
+      const source: Credentials.Provider = {
+        name: "source",
+        load: Effect.as(Effect.logInfo("source provider asked"), {
+          accessKeyId: "AKIASOURCEKEY0000",
+          secretAccessKey: "s"
+        })
+      }
+      const credentials = yield* Credentials.make({
+        provider: Credentials.assumeRole({
+          roleArn: "arn:aws:iam::123456789012:role/app",
+          region: "us-east-1",
+          source,
+          clientConfig: { requestHandler: stsHandler() }
+        })
+      })
+      const set = yield* credentials.get.pipe(Effect.provide(logs.logger))
+      assert.strictEqual(set.source, "assume-role")
+      assert.include((yield* logs.lines).join("\n"), "source provider asked")
     }))
 
   it.scoped("serves credentials without an expiration until told otherwise", () =>
@@ -176,6 +347,21 @@ describe("Credentials", () => {
       yield* TestClock.adjust("30 days")
       assert.strictEqual((yield* credentials.get).generation, 1)
       assert.strictEqual(yield* provider.calls, 1)
+    }))
+
+  it.scoped("times out a provider whose load cannot be interrupted", () =>
+    Effect.gen(function*() {
+      const credentials = yield* Credentials.make({
+        provider: { name: "stuck", load: Effect.uninterruptible(Effect.never) },
+        timeout: "2 seconds"
+      })
+      const fiber = yield* Effect.fork(Effect.flip(credentials.get))
+      yield* TestClock.adjust("2 seconds")
+      const done = yield* Fiber.poll(fiber)
+      assert.isTrue(Option.isSome(done), "the caller is answered when the timeout fires")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag === "CredentialsError" && error.reason, "ProviderFailure")
+      assert.include(error.message, "did not answer within 2s")
     }))
 
   it.scoped("bounds a hanging provider with a timeout, as a ProviderFailure", () =>

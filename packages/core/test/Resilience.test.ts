@@ -11,6 +11,7 @@ import {
   Layer,
   Metric,
   MetricLabel,
+  Option,
   Ref,
   Scope,
   TestClock
@@ -27,7 +28,13 @@ const retryableFaults = {
 } as const
 type Fault = keyof typeof retryableFaults
 
-const setup = (options: { readonly policy?: RetryPolicy.Options; readonly budget?: { capacity?: number } } = {}) =>
+const setup = (
+  options: {
+    readonly policy?: RetryPolicy.Options
+    readonly budget?: { capacity?: number }
+    readonly drainTimeout?: Duration.DurationInput
+  } = {}
+) =>
   Effect.gen(function*() {
     const provider = yield* countingProvider()
     const built: Array<FakeClient> = []
@@ -35,7 +42,10 @@ const setup = (options: { readonly policy?: RetryPolicy.Options; readonly budget
       service: "fake",
       region: "us-east-1",
       budget: options.budget,
+      drainTimeout: options.drainTimeout,
       build: (config) => {
+        // `make` checks `build` once with placeholder credentials; that probe is not one of the clients served.
+        if (config.credentials.accessKeyId === "probe") return new FakeClient(0, "probe")
         const client = new FakeClient(built.length + 1, config.credentials.accessKeyId)
         built.push(client)
         return client
@@ -201,6 +211,65 @@ describe("Resilience.execute", () => {
       assert.strictEqual((yield* Metric.value(Metrics.callDuration("fake", "Op"))).count - durationsBefore, 1)
     })))
 
+  it.effect.prop(
+    "credentials rotations do not use up the attempts meant for service failures",
+    [
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 0, max: 2 }),
+      fc.array(fc.constantFrom<Fault>("throttle", "server", "reset"), { maxLength: 3 }),
+      fc.array(fc.nat(), { maxLength: 2 })
+    ],
+    ([maxAttempts, rotations, serviceFaults, positions]) =>
+      Effect.scoped(Effect.gen(function*() {
+        // Up to maxAttempts-1 service failures, and `rotations` credentials rejections each followed by a renewal
+        // that brings a newer generation, in any order: the call succeeds.
+        const plan: Array<Fault> = serviceFaults.slice(0, maxAttempts - 1)
+        for (let i = 0; i < rotations; i++) plan.splice((positions[i] ?? 0) % (plan.length + 1), 0, "credentials")
+        const { managed, policy } = yield* setup({ policy: { maxAttempts, maxCredentialRenewals: 2 } })
+        let attempts = 0
+        const fiber = yield* Effect.fork(run(managed, policy, async () => {
+          const fault = plan[attempts++]
+          if (fault) throw retryableFaults[fault]()
+          return "ok"
+        }))
+        const value = yield* settle(fiber, "1 minute", 50)
+        assert.strictEqual(value, "ok")
+        assert.strictEqual(attempts, plan.length + 1)
+      })),
+    { fastCheck: { numRuns: 60 } }
+  )
+
+  it.effect("credentials rejections beyond maxCredentialRenewals take attempts", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { managed, policy } = yield* setup({ policy: { maxAttempts: 2, maxCredentialRenewals: 1 } })
+      let attempts = 0
+      const fiber = yield* Effect.fork(Effect.flip(run(managed, policy, async () => {
+        attempts++
+        throw retryableFaults.credentials()
+      })))
+      const error = yield* settle(fiber, "1 minute", 50)
+      assert.strictEqual(error._tag, "CredentialsError")
+      assert.strictEqual(attempts, 3, "one free retry after a renewal, then the policy's one more attempt")
+    })))
+
+  it.effect("without a policy in context, AWS_MAX_ATTEMPTS is read through the ConfigProvider", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { managed } = yield* setup()
+      let attempts = 0
+      const fiber = yield* Effect.fork(
+        Resilience.execute(managed, {
+          name: "Op",
+          run: async () => {
+            if (attempts++ < 4) throw retryableFaults.server()
+            return "ok"
+          }
+        }).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["AWS_MAX_ATTEMPTS", "5"]]))))
+      )
+      yield* TestClock.adjust("10 minutes")
+      assert.strictEqual(yield* Fiber.join(fiber), "ok")
+      assert.strictEqual(attempts, 5)
+    })))
+
   it.effect("interrupting the fiber aborts the request", () =>
     Effect.scoped(Effect.gen(function*() {
       const { managed } = yield* setup()
@@ -266,6 +335,108 @@ describe("ManagedClient", () => {
       }),
     { fastCheck: { numRuns: 100 } }
   )
+
+  it.effect.prop(
+    "closing the scope with calls in flight lets them finish before any client is destroyed",
+    [fc.array(fc.integer({ min: 1, max: 9_000 }), { minLength: 1, maxLength: 20 }), fc.integer({ min: 0, max: 3 })],
+    ([holds, renewals]) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const { built, managed } = yield* setup().pipe(Scope.extend(scope))
+        const violations = yield* Ref.make(0)
+        const started = yield* Deferred.make<void>()
+        let running = 0
+        const calls = yield* Effect.fork(Effect.forEach(holds, (hold) =>
+          managed.use((client) =>
+            Effect.gen(function*() {
+              if (++running === holds.length) yield* Deferred.succeed(started, undefined)
+              yield* Effect.sleep(hold)
+              if (client.destroyed) yield* Ref.update(violations, (n) => n + 1)
+              return client.generation
+            })
+          ), { concurrency: "unbounded" }))
+        yield* Deferred.await(started)
+        for (let i = 0; i < renewals; i++) yield* Effect.flatMap(managed.generation, (g) => managed.renew(g))
+        const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* TestClock.adjust("9 seconds")
+        yield* Fiber.join(closing)
+        const exit = yield* Fiber.await(calls)
+        assert.isTrue(Exit.isSuccess(exit), "every call in flight finished")
+        assert.strictEqual(yield* Ref.get(violations), 0, "no call saw its client destroyed")
+        assert.isTrue(built.every((c) => c.destroyed), "closing destroyed every client")
+      }),
+    { fastCheck: { numRuns: 50 } }
+  )
+
+  it.effect("a call still running after drainTimeout is interrupted, and only then is its client destroyed", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const { built, managed } = yield* setup({ drainTimeout: "2 seconds" }).pipe(Scope.extend(scope))
+      const inUse = yield* Deferred.make<FakeClient>()
+      const seenAtInterrupt = yield* Ref.make<boolean | undefined>(undefined)
+      const call = yield* Effect.fork(managed.use((client) =>
+        Deferred.succeed(inUse, client).pipe(
+          Effect.zipRight(Effect.never),
+          Effect.onInterrupt(() => Ref.set(seenAtInterrupt, client.destroyed))
+        )
+      ))
+      const client = yield* Deferred.await(inUse)
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("1 second")
+      assert.isFalse(client.destroyed, "not destroyed within the drain timeout")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(closing)), "closing waits for the call")
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(closing)
+      assert.isTrue(Exit.isInterrupted(yield* Fiber.await(call)))
+      assert.strictEqual(yield* Ref.get(seenAtInterrupt), false, "the borrower was interrupted before destruction")
+      assert.isTrue(built.every((c) => c.destroyed))
+    }))
+
+  const invalid: ReadonlyArray<readonly [string, Partial<ManagedClient.Options<FakeClient>>, string]> = [
+    ["an empty region", { region: "" }, "region"],
+    ["a region with spaces", { region: "us east 1" }, "region"],
+    ["a malformed endpoint", { endpoint: "not a url" }, "endpoint"],
+    ["a build that throws", {
+      build: () => {
+        throw new Error("unsupported retryMode")
+      }
+    }, "fake client"]
+  ]
+  for (const [name, override, setting] of invalid) {
+    it.effect(`${name} fails the layer with a ConfigurationError naming ${setting}, before any provider call`, () =>
+      Effect.gen(function*() {
+        const provider = yield* countingProvider()
+        const error = yield* Effect.flip(Effect.scoped(ManagedClient.make({
+          service: "fake",
+          region: "us-east-1",
+          build: () => new FakeClient(1, "k"),
+          ...override
+        }))).pipe(Effect.provide(Credentials.layer({ provider })))
+        assert.strictEqual(error._tag, "ConfigurationError")
+        assert.strictEqual(error.setting, setting)
+        assert.strictEqual(yield* provider.calls, 0)
+      }))
+  }
+
+  it.effect("a malformed AWS_REGION or AWS_ENDPOINT_URL_<SERVICE> is a ConfigurationError naming the variable", () =>
+    Effect.gen(function*() {
+      const env = (entries: ReadonlyArray<readonly [string, string]>) =>
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
+      const region = yield* Effect.flip(ManagedClient.regionConfig).pipe(env([["AWS_REGION", "us east 1"]]))
+      assert.strictEqual(region.setting, "AWS_REGION")
+      const endpoint = yield* Effect.flip(ManagedClient.endpointConfig("DYNAMODB")).pipe(
+        env([["AWS_ENDPOINT_URL_DYNAMODB", "not a url"]])
+      )
+      assert.strictEqual(endpoint.setting, "AWS_ENDPOINT_URL_DYNAMODB")
+      const general = yield* Effect.flip(ManagedClient.endpointConfig("SQS")).pipe(
+        env([["AWS_ENDPOINT_URL", "ftp://x"]])
+      )
+      assert.strictEqual(general.setting, "AWS_ENDPOINT_URL")
+      const fine = yield* ManagedClient.endpointConfig("SQS").pipe(
+        env([["AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:4566"]])
+      )
+      assert.deepStrictEqual(fine, Option.some("http://127.0.0.1:4566"))
+    }))
 
   it.effect("a missing region is a ConfigurationError naming AWS_REGION", () =>
     Effect.gen(function*() {

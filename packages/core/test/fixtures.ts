@@ -23,11 +23,13 @@ export interface CountingProvider extends Credentials.Provider {
 }
 
 /**
- * Each call issues a new key after `latency`; with `lifetime` the set expires that long after it was issued.
+ * Each call issues a new key after `latency`; with `lifetime` the set expires that long after it was issued, with
+ * `expiredBy` it had already expired that long before (a stale set, or a clock behind the provider's).
  */
 export const countingProvider = (options: {
   readonly latency?: Duration.DurationInput
   readonly lifetime?: Duration.DurationInput
+  readonly expiredBy?: Duration.DurationInput
   readonly fail?: Effect.Effect<boolean>
 } = {}): Effect.Effect<CountingProvider> =>
   Effect.map(Ref.make(0), (calls) => ({
@@ -42,7 +44,8 @@ export const countingProvider = (options: {
         accessKeyId: `ASIAFAKE${String(n).padStart(8, "0")}`,
         secretAccessKey: `secret-${n}`,
         sessionToken: `token-${n}`,
-        ...(options.lifetime ? { expiration: new Date(now + Duration.toMillis(options.lifetime)) } : {})
+        ...(options.lifetime ? { expiration: new Date(now + Duration.toMillis(options.lifetime)) } : {}),
+        ...(options.expiredBy ? { expiration: new Date(now - Duration.toMillis(options.expiredBy)) } : {})
       }
     })
   }))

@@ -73,7 +73,11 @@ export interface ConfigOptions {
  */
 export const make = (
   options: Options
-): Effect.Effect<ManagedClient.ManagedClient<SQSClient>, never, Credentials.Credentials | Scope.Scope> =>
+): Effect.Effect<
+  ManagedClient.ManagedClient<SQSClient>,
+  AwsError.ConfigurationError,
+  Credentials.Credentials | Scope.Scope
+> =>
   Effect.gen(function*() {
     const endpointConfigured = options.endpoint !== undefined
     return yield* ManagedClient.make({
@@ -89,7 +93,7 @@ export const make = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<SQS, never, Credentials.Credentials> =>
+export const layer = (options: Options): Layer.Layer<SQS, AwsError.ConfigurationError, Credentials.Credentials> =>
   Layer.scoped(SQS, make(options))
 
 /**

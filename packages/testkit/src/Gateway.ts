@@ -52,6 +52,7 @@ export type Outcome =
   | "unrecognizedClient"
   | "expiredToken"
   | "invalidSignature"
+  | "signatureExpired"
   | "badGateway"
   | "unsupported"
 
@@ -101,6 +102,11 @@ export interface Options {
   readonly port?: number
   /** Initial fault plan (default `FaultPlan.empty`), validated when the gateway starts. */
   readonly plan?: FaultPlan.FaultPlanEncoded | FaultPlan.FaultPlan | undefined
+  /**
+   * The gateway's clock minus the real one, in ms (default 0). Like AWS, it refuses a request signed more than
+   * 5 minutes away from its clock ("Signature expired"), and every response carries its clock in `Date`.
+   */
+  readonly clockOffsetMs?: number | undefined
 }
 
 /**
@@ -126,6 +132,8 @@ export declare namespace Gateway {
     ) => Effect.Effect<void, FaultPlan.FaultPlanError>
     /** Installs `FaultPlan.empty`, which cannot fail (for finalizers). */
     readonly clearPlan: Effect.Effect<void>
+    /** Moves the gateway's clock: `offsetMs` ahead of the real one (negative: behind). See `Options.clockOffsetMs`. */
+    readonly setClockOffset: (offsetMs: number) => Effect.Effect<void>
     readonly stats: Effect.Effect<Stats>
     readonly resetStats: Effect.Effect<void>
   }
@@ -188,10 +196,28 @@ const targetOf = (url: string): BackendTarget => {
   return { hostname: parsed.hostname, port: Number(parsed.port) }
 }
 
-const reply = (response: Http.ServerResponse, wire: WireResponse | BackendResponse): void => {
-  response.writeHead(wire.status, { ...wire.headers, "content-length": String(Buffer.byteLength(wire.body)) })
+// Every answer carries the gateway's clock, as AWS's do: the SDK corrects its clock offset from it.
+const reply = (response: Http.ServerResponse, wire: WireResponse | BackendResponse, now: number): void => {
+  response.writeHead(wire.status, {
+    ...wire.headers,
+    date: new Date(now).toUTCString(),
+    "content-length": String(Buffer.byteLength(wire.body))
+  })
   response.end(wire.body)
 }
+
+// AWS refuses a signing date more than 5 minutes away from its clock.
+const skewTolerance = 5 * 60_000
+
+const amzDate = (ms: number): string => new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "")
+
+// AWS's own texts for a signing date outside the tolerance.
+const skewDetail = (signed: string, signedAt: number, now: number): string =>
+  signedAt < now
+    ? `Signature expired: ${signed} is now earlier than ${amzDate(now - skewTolerance)} (${amzDate(now)} - 5 min.)`
+    : `Signature not yet current: ${signed} is still later than ${amzDate(now + skewTolerance)} (${
+      amzDate(now)
+    } + 5 min.)`
 
 // Backends set their own request id; the gateway supplies one when they do not.
 const withRequestId = (backend: BackendResponse, requestId: string): BackendResponse =>
@@ -231,6 +257,8 @@ export const make = (
     )
 
     const signers = makeSignerCache()
+    let clockOffset = options.clockOffsetMs ?? 0
+    const now = () => Date.now() + clockOffset
 
     const authenticate = (
       request: Http.IncomingMessage,
@@ -261,6 +289,7 @@ export const make = (
           })
         )
         if (!valid) return "invalidSignature"
+        if (Math.abs(signingDate.getTime() - now()) > skewTolerance) return "signatureExpired"
         if (key.status === "expired") return "expiredToken"
         return undefined
       })
@@ -277,12 +306,16 @@ export const make = (
             status: 400,
             headers: { "content-type": "application/json", "x-amzn-requestid": requestId },
             body: JSON.stringify({ message: "The gateway serves only dynamodb, sqs and sts" })
-          })
+          }, now())
           return yield* count("unsupported")
         }
         const failure = yield* authenticate(request, body, authorization)
         if (failure !== undefined) {
-          reply(response, errorResponse(service, failure, requestId))
+          const signed = header(request.headers, "x-amz-date") ?? ""
+          const detail = failure === "signatureExpired"
+            ? skewDetail(signed, parseAmzDate(signed)?.getTime() ?? 0, now())
+            : undefined
+          reply(response, errorResponse(service, failure, requestId, detail), now())
           return yield* count(failure)
         }
         const operation = operationOf(service, request.headers, body)
@@ -296,7 +329,7 @@ export const make = (
                   status: 502,
                   headers: { "content-type": "application/json", "x-amzn-requestid": requestId },
                   body: JSON.stringify({ message: "The gateway could not reach the backend" })
-                })
+                }, now())
               ).pipe(Effect.zipRight(count("badGateway")), Effect.as(undefined))
             )
           )
@@ -305,13 +338,13 @@ export const make = (
           case undefined: {
             const backend = yield* proxy
             if (backend === undefined) return
-            reply(response, withRequestId(backend, requestId))
+            reply(response, withRequestId(backend, requestId), now())
             return yield* count("ok")
           }
           case "throttle":
           case "status500":
           case "status503": {
-            reply(response, errorResponse(service, rule.fault, requestId))
+            reply(response, errorResponse(service, rule.fault, requestId), now())
             return yield* count(rule.fault)
           }
           case "reset": {
@@ -322,7 +355,7 @@ export const make = (
             yield* Effect.sleep(Duration.millis(rule.latencyMs ?? FaultPlan.defaultLatencyMs))
             const backend = yield* proxy
             if (backend === undefined) return
-            reply(response, withRequestId(backend, requestId))
+            reply(response, withRequestId(backend, requestId), now())
             return yield* count("latency")
           }
           case "lostResponse": {
@@ -339,12 +372,12 @@ export const make = (
             if (split === undefined || split.heldCount === 0) {
               const backend = yield* proxy
               if (backend === undefined) return
-              reply(response, withRequestId(backend, requestId))
+              reply(response, withRequestId(backend, requestId), now())
               return yield* count("ok")
             }
             const backend = yield* forwardBody(split.forward)
             if (backend === undefined) return
-            reply(response, withRequestId(withUnprocessed(backend, split.held), requestId))
+            reply(response, withRequestId(withUnprocessed(backend, split.held), requestId), now())
             // A backend error answers for the whole request, so nothing was held back from the client.
             return yield* count(backend.status === 200 ? "unprocessed" : "ok")
           }
@@ -391,6 +424,10 @@ export const make = (
       setPlan: (plan) =>
         Effect.flatMap(FaultPlan.decode(plan), (decoded) => Ref.set(injector, makeFaultInjector(decoded))),
       clearPlan: Ref.set(injector, makeFaultInjector(FaultPlan.empty)),
+      setClockOffset: (offsetMs) =>
+        Effect.sync(() => {
+          clockOffset = offsetMs
+        }),
       stats: Ref.get(stats),
       resetStats: Ref.set(stats, emptyStats)
     })

@@ -11,6 +11,7 @@ export type GatewayFailure =
   | "unrecognizedClient"
   | "expiredToken"
   | "invalidSignature"
+  | "signatureExpired"
   | "throttle"
   | "status500"
   | "status503"
@@ -53,6 +54,7 @@ const specs: Record<FaultPlan.ServiceName, Record<GatewayFailure, ErrorSpec>> = 
     unrecognizedClient: spec(400, "UnrecognizedClientException", INVALID_TOKEN, "Sender"),
     expiredToken: spec(400, "ExpiredTokenException", EXPIRED_TOKEN, "Sender"),
     invalidSignature: spec(400, "InvalidSignatureException", BAD_SIGNATURE, "Sender"),
+    signatureExpired: spec(400, "InvalidSignatureException", "Signature expired", "Sender"),
     throttle: spec(
       400,
       "ProvisionedThroughputExceededException",
@@ -69,6 +71,7 @@ const specs: Record<FaultPlan.ServiceName, Record<GatewayFailure, ErrorSpec>> = 
     unrecognizedClient: spec(403, "InvalidClientTokenId", INVALID_TOKEN, "Sender"),
     expiredToken: spec(403, "ExpiredToken", EXPIRED_TOKEN, "Sender"),
     invalidSignature: spec(403, "SignatureDoesNotMatch", BAD_SIGNATURE, "Sender"),
+    signatureExpired: spec(403, "SignatureDoesNotMatch", "Signature expired", "Sender"),
     throttle: spec(400, "RequestThrottled", "Request is throttled.", "Sender", "com.amazonaws.sqs"),
     status500: spec(500, "InternalError", "We encountered an internal error. Please try again.", "Receiver"),
     status503: spec(503, "ServiceUnavailable", "Service Unavailable", "Receiver")
@@ -78,6 +81,7 @@ const specs: Record<FaultPlan.ServiceName, Record<GatewayFailure, ErrorSpec>> = 
     unrecognizedClient: spec(403, "InvalidClientTokenId", INVALID_TOKEN, "Sender"),
     expiredToken: spec(403, "ExpiredToken", EXPIRED_TOKEN, "Sender"),
     invalidSignature: spec(403, "SignatureDoesNotMatch", BAD_SIGNATURE, "Sender"),
+    signatureExpired: spec(403, "SignatureDoesNotMatch", "Signature expired", "Sender"),
     throttle: spec(400, "Throttling", "Rate exceeded", "Sender"),
     status500: spec(500, "InternalFailure", "An internal error occurred", "Receiver"),
     status503: spec(503, "ServiceUnavailable", "Service Unavailable", "Receiver")
@@ -91,9 +95,12 @@ const escapeXml = (text: string): string =>
 export const errorResponse = (
   service: FaultPlan.ServiceName,
   failure: GatewayFailure,
-  requestId: string
+  requestId: string,
+  /** The service's text, when it depends on the request (a skewed signing date). */
+  detail?: string
 ): WireResponse => {
-  const { code, fault, message, namespace, status } = specs[service][failure]
+  const { code, fault, namespace, status } = specs[service][failure]
+  const message = detail ?? specs[service][failure].message
   switch (service) {
     case "dynamodb":
       return {
