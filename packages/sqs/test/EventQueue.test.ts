@@ -1,15 +1,44 @@
 /**
  * EventQueue against fauxqs behind the SigV4-checking gateway: enqueue, batches and consume.
  */
-import { RetryPolicy } from "@aws-resilience/core"
-import { LocalAws, Scenario } from "@aws-resilience/testkit"
+import type { EventCodec } from "@aws-resilience/core"
+import { AwsError, RetryPolicy } from "@aws-resilience/core"
+import { type FaultPlan, LocalAws, Scenario } from "@aws-resilience/testkit"
 import { assert, layer } from "@effect/vitest"
-import { Chunk, Context, Effect, Either, Exit, Ref, Stream } from "effect"
+import { Chunk, Context, Duration, Effect, Either, Exit, FastCheck as fc, Ref, Stream } from "effect"
 import * as EventQueue from "../src/EventQueue.js"
 import * as SQS from "../src/SQS.js"
-import { createQueue, drain, idsOf, Order, order, resetStats, sqsOutcomes, StackWithSqs, unique } from "./utils.js"
+import {
+  createQueue,
+  drain,
+  idsOf,
+  Order,
+  order,
+  queueArn,
+  resetStats,
+  sqsOutcomes,
+  StackWithSqs,
+  unique
+} from "./utils.js"
 
 const big = (id: string, bytes: number) => order(id, { note: "x".repeat(bytes) })
+
+/** Runs of faults met by consecutive SendMessageBatch requests; `latency` (of 0 ms) lets a request through. */
+const attemptFaults = fc.array(
+  fc.record({
+    fault: fc.constantFrom<FaultPlan.FaultKind>("lostResponse", "throttle", "status503", "reset", "latency"),
+    times: fc.integer({ min: 1, max: 3 })
+  }),
+  { minLength: 1, maxLength: 4 }
+)
+
+/** FIFO groups of 2 to 5 messages, and the positions (in send order) of messages whose first handling fails. */
+const groupsAndFailures = fc.record({
+  sizes: fc.array(fc.integer({ min: 2, max: 5 }), { minLength: 1, maxLength: 3 }),
+  failing: fc.uniqueArray(fc.nat({ max: 14 }), { maxLength: 3 })
+})
+
+const undecodableBody = JSON.stringify({ id: "u-1", amount: "lots" })
 
 layer(StackWithSqs, { excludeTestServices: true })("EventQueue", (it) => {
   it.effect("enqueue, then receive the same event", () =>
@@ -261,6 +290,269 @@ layer(StackWithSqs, { excludeTestServices: true })("EventQueue", (it) => {
       assert.deepStrictEqual(report.exit.value.map((o) => o.status), events.map(() => "sent"))
       const received = idsOf(yield* drain(queueUrl))
       assert.deepStrictEqual(received.sort(), events.map((e) => e.id).sort())
+    }))
+
+  it.effect.prop(
+    "FIFO: whatever faults the attempts of a batch meet, an entry in the queue is reported sent or maybe sent",
+    [attemptFaults],
+    ([faults]) =>
+      Effect.gen(function*() {
+        const queueUrl = yield* createQueue(unique("attempts") + ".fifo")
+        const queue = yield* EventQueue.make({ queueUrl, schema: Order })
+        const events = Array.from({ length: 15 }, (_, i) => order(`a-${i}`))
+        // With probability 1, each rule takes the next `times` requests, in order.
+        const rules = faults.map(({ fault, times }) => ({
+          service: "sqs" as const,
+          operation: "SendMessageBatch",
+          fault,
+          probability: 1,
+          times,
+          latencyMs: 0
+        }))
+        const report = yield* Scenario.run(
+          queue.enqueueBatch(events).pipe(
+            Effect.provide(
+              RetryPolicy.layer({ maxAttempts: 3, baseDelay: "1 millis", throttlingBaseDelay: "1 millis" })
+            )
+          ),
+          { plan: { seed: 1, rules } }
+        )
+        assert.isTrue(Exit.isSuccess(report.exit), String(report.exit))
+        if (!Exit.isSuccess(report.exit)) return
+        const outcomes = report.exit.value
+        const received = idsOf(yield* drain(queueUrl))
+        assert.strictEqual(new Set(received).size, received.length, `an entry was received twice: ${received}`)
+        const byId = new Map(outcomes.map((outcome) => [outcome.id, outcome]))
+        for (const id of received) {
+          const outcome = byId.get(id)!
+          assert.isTrue(
+            outcome.status === "sent" || (outcome.status === "failed" && outcome.maybeSent),
+            `${id} is in the queue, but reported ${outcome.status} and not maybe sent`
+          )
+        }
+        for (const outcome of outcomes) {
+          if (outcome.status === "sent") assert.include(received, outcome.id)
+          if (outcome.status === "failed") {
+            assert.strictEqual(outcome.error._tag === "MaybeSentError", outcome.maybeSent, outcome.error.message)
+          }
+        }
+      }),
+    {
+      fastCheck: {
+        numRuns: 12,
+        // The issue's case: a lost response, then throttling until the attempts run out.
+        examples: [[[{ fault: "lostResponse", times: 1 }, { fault: "throttle", times: 3 }]]]
+      }
+    }
+  )
+
+  it.effect.prop(
+    "FIFO consume: a group's messages are handled one at a time, in order, and a failure releases the rest",
+    [groupsAndFailures],
+    ([{ failing, sizes }]) =>
+      Effect.gen(function*() {
+        const queueUrl = yield* createQueue(unique("groups") + ".fifo")
+        const queue = yield* EventQueue.make({
+          queueUrl,
+          schema: Order,
+          groupId: (event) => event.customer,
+          waitTime: "1 second"
+        })
+        const events = sizes.flatMap((size, group) =>
+          Array.from({ length: size }, (_, i) => order(`g${group}-${i}`, { customer: `g${group}`, amount: i }))
+        )
+        const failOnce = new Set(failing.flatMap((i) => i < events.length ? [events[i]!.id] : []))
+        const sent = yield* queue.enqueueBatch(events)
+        assert.isTrue(sent.every((outcome) => outcome.status === "sent"))
+        const running = new Map<string, number>()
+        let overlaps = 0
+        const calls: Array<Order> = []
+        let processed = 0
+        const results = yield* queue.consume((event) =>
+          Effect.gen(function*() {
+            const now = (running.get(event.customer) ?? 0) + 1
+            running.set(event.customer, now)
+            if (now > 1) overlaps++
+            const first = !calls.some((call) => call.id === event.id)
+            calls.push(event)
+            // Long enough for a second handler of the group, if one were started, to overlap this one.
+            yield* Effect.sleep("5 millis")
+            running.set(event.customer, now - 1)
+            if (first && failOnce.has(event.id)) return yield* Effect.fail("the first handling fails")
+          }), { retryDelay: "0 seconds" }).pipe(
+            Stream.takeUntil((result) => result._tag === "Processed" && ++processed === events.length),
+            Stream.runCollect,
+            Effect.map(Chunk.toArray)
+          )
+        assert.strictEqual(overlaps, 0, "two messages of one group were handled at once")
+        const failedIds = new Map(results.flatMap((r) => r._tag === "Failed" ? [[r.messageId, r.id]] : []))
+        for (const [group, size] of sizes.entries()) {
+          const customer = `g${group}`
+          const handled = calls.filter((call) => call.customer === customer).map((call) => call.amount)
+          // In order; a message is handled again only when it is the one that failed.
+          for (let i = 1; i < handled.length; i++) {
+            assert.isAtLeast(handled[i]!, handled[i - 1]!, `${customer} was handled out of order: ${handled}`)
+          }
+          const done = results.flatMap((r) => r._tag === "Processed" && r.id.startsWith(`${customer}-`) ? [r.id] : [])
+          assert.deepStrictEqual(done, Array.from({ length: size }, (_, i) => `${customer}-${i}`))
+        }
+        for (const result of results) {
+          if (result._tag === "Released") {
+            const blocker = failedIds.get(result.blockedBy)
+            assert.isDefined(blocker, "released after a failure")
+            assert.strictEqual(
+              result.id!.split("-")[0],
+              blocker!.split("-")[0],
+              "released after a failure in its group"
+            )
+          }
+        }
+        assert.deepStrictEqual(yield* drain(queueUrl), [])
+      }),
+    { fastCheck: { numRuns: 8 } }
+  )
+
+  it.effect("consume moves a message that keeps failing to the named dead-letter queue at maxReceiveCount", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("poison"))
+      const deadLetterQueueUrl = yield* createQueue(unique("poison-dlq"))
+      // Visibility of 1 s: without `retryDelay` applying to undecodable bodies, this test still ends.
+      const queue = yield* EventQueue.make({
+        queueUrl,
+        schema: Order,
+        visibilityTimeout: "1 second",
+        waitTime: "1 second"
+      })
+      yield* SQS.sendMessage({
+        QueueUrl: queueUrl,
+        MessageBody: undecodableBody,
+        MessageAttributes: { origin: { DataType: "String", StringValue: "test" } }
+      })
+      yield* queue.enqueue(order("always-fails"))
+      const results = yield* queue.consume(() => Effect.fail("always"), {
+        maxReceiveCount: 2,
+        deadLetterQueueUrl,
+        retryDelay: "0 seconds"
+      }).pipe(Stream.take(4), Stream.runCollect, Effect.map(Chunk.toArray))
+      assert.deepStrictEqual(
+        results.map((r) => r._tag).sort(),
+        ["DeadLettered", "DeadLettered", "Failed", "Undecodable"]
+      )
+      const deadLettered = results.flatMap((r) => r._tag === "DeadLettered" ? [r] : [])
+      for (const result of deadLettered) {
+        assert.strictEqual(result.receiveCount, 2)
+        assert.strictEqual(result.deadLetterQueueUrl, deadLetterQueueUrl)
+      }
+      const poison = deadLettered.find((r) => r.id === undefined)!
+      assert.strictEqual(poison.body, undecodableBody)
+      assert.strictEqual((poison.error as EventCodec.InvalidEventError)._tag, "InvalidEventError")
+      assert.strictEqual(deadLettered.find((r) => r.id === "always-fails")!.error, "always")
+      assert.deepStrictEqual(yield* drain(queueUrl), [], "removed from the queue")
+      const moved = yield* drain(deadLetterQueueUrl)
+      assert.sameMembers(moved.map((m) => m.Body), [undecodableBody, JSON.stringify(order("always-fails"))])
+      const movedPoison = moved.find((m) => m.Body === undecodableBody)!
+      assert.strictEqual(movedPoison.MessageAttributes?.origin?.StringValue, "test")
+    }))
+
+  it.effect("by default a poison message is deleted after 10 receives, unless the queue's redrive policy moves it", () =>
+    Effect.gen(function*() {
+      const plainUrl = yield* createQueue(unique("poison-plain"))
+      const deadLetterQueueUrl = yield* createQueue(unique("redrive-dlq"))
+      const redrivenUrl = yield* createQueue(unique("poison-redriven"), {
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: yield* queueArn(deadLetterQueueUrl), maxReceiveCount: 12 })
+      })
+      const consumeOnce = (queueUrl: string, count: number) =>
+        Effect.gen(function*() {
+          const queue = yield* EventQueue.make({
+            queueUrl,
+            schema: Order,
+            visibilityTimeout: "1 second",
+            waitTime: "1 second"
+          })
+          yield* SQS.sendMessage({ QueueUrl: queueUrl, MessageBody: undecodableBody })
+          return yield* queue.consume(() => Effect.void, { retryDelay: "0 seconds" }).pipe(
+            Stream.take(count),
+            Stream.runCollect,
+            Effect.map(Chunk.toArray)
+          )
+        })
+      const plain = yield* consumeOnce(plainUrl, 10)
+      assert.deepStrictEqual(plain.map((r) => r._tag), [...Array(9).fill("Undecodable"), "DeadLettered"])
+      const last = plain[9]!
+      if (last._tag !== "DeadLettered") return
+      assert.strictEqual(last.receiveCount, 10)
+      assert.isUndefined(last.deadLetterQueueUrl, "deleted")
+      assert.strictEqual(last.body, undecodableBody)
+      assert.deepStrictEqual(yield* drain(plainUrl), [])
+      // Past our default of 10: the queue's own policy (12) is left to act.
+      const redriven = yield* consumeOnce(redrivenUrl, 12)
+      assert.deepStrictEqual(redriven.map((r) => r._tag), Array(12).fill("Undecodable"))
+      // The next receive is the 13th: SQS moves the message instead of delivering it.
+      assert.deepStrictEqual(yield* drain(redrivenUrl), [])
+      assert.deepStrictEqual((yield* drain(deadLetterQueueUrl)).map((m) => m.Body), [undecodableBody])
+    }))
+
+  it.effect("a handler that never ends is interrupted after 3 visibility timeouts, and its message comes back", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("stuck"))
+      const queue = yield* EventQueue.make({
+        queueUrl,
+        schema: Order,
+        visibilityTimeout: "1 second",
+        waitTime: "1 second"
+      })
+      yield* queue.enqueue(order("s-1"))
+      const counts: Array<number> = []
+      let interrupted = false
+      const results = yield* queue.consume((_, meta) => {
+        counts.push(meta.receiveCount)
+        return meta.receiveCount === 1
+          ? Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => interrupted = true)))
+          : Effect.void
+      }).pipe(Stream.take(2), Stream.runCollect, Effect.map(Chunk.toArray))
+      assert.deepStrictEqual(results.map((r) => r._tag), ["TimedOut", "Processed"])
+      const [timedOut] = results
+      if (timedOut?._tag !== "TimedOut") return
+      assert.strictEqual(timedOut.id, "s-1")
+      assert.strictEqual(timedOut.error._tag, "HandlerTimeoutError")
+      assert.isTrue(Duration.equals(timedOut.error.timeout, Duration.seconds(3)))
+      assert.include(timedOut.error.message, "s-1")
+      assert.isTrue(interrupted, "the handler was interrupted")
+      assert.deepStrictEqual(counts, [1, 2])
+      assert.deepStrictEqual(yield* drain(queueUrl), [])
+    }))
+
+  it.effect("the errors of EventQueue are branded, and each guard recognises its own", () =>
+    Effect.sync(() => {
+      const cause = AwsError.fromCode("ServiceUnavailable", {
+        service: "sqs",
+        operation: "SendMessageBatch",
+        generation: 1,
+        fault: "server"
+      })
+      const errors = {
+        MessageTooLargeError: new EventQueue.MessageTooLargeError({ id: "e", size: 2, limit: 1 }),
+        BatchEntryError: new EventQueue.BatchEntryError({ code: "InternalError", reason: "", senderFault: false }),
+        MaybeSentError: new EventQueue.MaybeSentError({ cause }),
+        HandlerTimeoutError: new EventQueue.HandlerTimeoutError({
+          id: "e",
+          messageId: "m",
+          timeout: Duration.seconds(1)
+        })
+      }
+      const guards = {
+        MessageTooLargeError: EventQueue.isMessageTooLargeError,
+        BatchEntryError: EventQueue.isBatchEntryError,
+        MaybeSentError: EventQueue.isMaybeSentError,
+        HandlerTimeoutError: EventQueue.isHandlerTimeoutError
+      }
+      for (const [tag, error] of Object.entries(errors)) {
+        assert.isTrue(EventQueue.isEventQueueError(error), tag)
+        for (const [name, guard] of Object.entries(guards)) assert.strictEqual(guard(error), name === tag, name)
+      }
+      // By brand, not by shape.
+      assert.isFalse(EventQueue.isMaybeSentError({ _tag: "MaybeSentError", cause }))
+      assert.isFalse(EventQueue.isEventQueueError(cause))
     }))
 
   it.effect("a whole-request failure the policy does not retry is reported for every entry", () =>

@@ -1,4 +1,4 @@
-import { type AwsError, Credentials } from "@aws-resilience/core"
+import { type AwsError, Credentials, Resilience } from "@aws-resilience/core"
 import {
   type CredentialsAuthority,
   type FaultPlan,
@@ -7,7 +7,7 @@ import {
   LocalAws,
   type StackError
 } from "@aws-resilience/testkit"
-import type { Message } from "@aws-sdk/client-sqs"
+import { GetQueueAttributesCommand, type Message } from "@aws-sdk/client-sqs"
 import { Effect, Layer, Schema } from "effect"
 import * as SQS from "../src/SQS.js"
 
@@ -32,11 +32,14 @@ export const SqsLive: Layer.Layer<SQS.SQS, AwsError.ConfigurationError> = SQS.la
   Layer.provide(Credentials.layer())
 )
 
-/** The local stack with the process pointed at it, plus an SQS client built from that environment. */
+/**
+ * The local stack with the process pointed at it, plus an SQS client built from that environment. A FIFO receive
+ * returns several messages of one group, as SQS does.
+ */
 export const StackWithSqs: Layer.Layer<
   SQS.SQS | LocalAws.LocalAws | CredentialsAuthority.CredentialsAuthority | Gateway.Gateway,
   AwsError.ConfigurationError | StackError.StackError | FaultPlan.FaultPlanError
-> = Layer.provideMerge(SqsLive, LocalAws.layerWithEnv())
+> = Layer.provideMerge(SqsLive, LocalAws.layerWithEnv({ sqsFifoGroupBatches: true }))
 
 let counter = 0
 /** A name unique in this process, for queues. */
@@ -51,6 +54,16 @@ export const createQueue = (
     QueueName: name,
     Attributes: name.endsWith(".fifo") ? { FifoQueue: "true", ...attributes } : attributes
   }).pipe(Effect.map((output) => output.QueueUrl!))
+
+/** The queue's ARN, e.g. for another queue's redrive policy. */
+export const queueArn = (queueUrl: string): Effect.Effect<string, AwsError.AwsError, SQS.SQS> =>
+  Effect.flatMap(
+    SQS.SQS,
+    (sqs) =>
+      Resilience.send(sqs, new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] })).pipe(
+        Effect.map((output) => output.Attributes!.QueueArn!)
+      )
+  )
 
 /** Receives and deletes every message that is visible now, straight from fauxqs. */
 export const drain = (queueUrl: string) => GroundTruth.drainQueue(queueUrl)

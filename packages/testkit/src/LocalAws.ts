@@ -17,6 +17,7 @@ import type * as Http from "node:http"
 import * as CredentialsAuthority from "./CredentialsAuthority.js"
 import * as FaultPlan from "./FaultPlan.js"
 import * as Gateway from "./Gateway.js"
+import { groupBatchingStores } from "./internal/fifoGroups.js"
 import * as StackError from "./StackError.js"
 
 /**
@@ -60,6 +61,11 @@ export interface Options {
   readonly credentialsPort?: number
   /** Initial fault plan of the gateway, validated when the stack starts. */
   readonly plan?: FaultPlan.FaultPlanEncoded | FaultPlan.FaultPlan | undefined
+  /**
+   * FIFO receives return as many messages of one group as asked for, in order, as SQS does; fauxqs alone returns
+   * at most one message per group per receive. Default false.
+   */
+  readonly sqsFifoGroupBatches?: boolean | undefined
 }
 
 /**
@@ -109,12 +115,16 @@ const startDynalite: Effect.Effect<string, StackError.StackError, Scope.Scope> =
   return `http://${HOST}:${typeof address === "object" && address !== null ? address.port : 0}`
 }))
 
-const startFauxqs = (region: string): Effect.Effect<string, StackError.StackError, Scope.Scope> =>
+const startFauxqs = (
+  region: string,
+  fifoGroupBatches: boolean
+): Effect.Effect<string, StackError.StackError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.tryPromise({
       // `startFauxqs` binds 0.0.0.0; building the app and listening ourselves keeps it on loopback.
       try: async () => {
-        const app = buildApp({ logger: false, defaultRegion: region })
+        const stores = fifoGroupBatches ? { stores: await groupBatchingStores() } : {}
+        const app = buildApp({ logger: false, defaultRegion: region, ...stores })
         const address = await app.listen({ port: 0, host: HOST })
         return { app, address }
       },
@@ -136,7 +146,10 @@ export const make = (
     const region = options.region ?? "us-east-1"
     // Checked before anything starts listening.
     const plan = options.plan === undefined ? undefined : yield* FaultPlan.decode(options.plan)
-    const [dynamodbUrl, fauxqsUrl] = yield* Effect.all([startDynalite, startFauxqs(region)], { concurrency: 2 })
+    const [dynamodbUrl, fauxqsUrl] = yield* Effect.all([
+      startDynalite,
+      startFauxqs(region, options.sqsFifoGroupBatches === true)
+    ], { concurrency: 2 })
     const authority = yield* CredentialsAuthority.make({
       ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
       ...(options.authorizationToken !== undefined ? { authorizationToken: options.authorizationToken } : {}),
