@@ -7,7 +7,7 @@
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"
 import { HttpResponse } from "@smithy/protocol-http"
 import { Effect, Layer, Logger, LogLevel, Redacted } from "effect"
-import { Credentials, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
+import { Credentials, CredentialsProvider, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
 
 const calls = Number(process.env.BENCH_CALLS ?? 200)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 60)
@@ -61,7 +61,7 @@ const program = Effect.gen(function*() {
   Effect.scoped,
   Effect.provide(Layer.mergeAll(
     Credentials.layer({
-      provider: Credentials.fromStatic({
+      provider: CredentialsProvider.fromStatic({
         accessKeyId: credentials.accessKeyId,
         secretAccessKey: Redacted.make(credentials.secretAccessKey)
       })

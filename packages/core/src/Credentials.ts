@@ -5,12 +5,8 @@
  *
  * @since 0.1.0
  */
-import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts"
-import { fromEnv, fromHttp, fromNodeProviderChain, fromTemporaryCredentials } from "@aws-sdk/credential-providers"
 import type { AwsCredentialIdentity } from "@smithy/types"
 import * as Clock from "effect/Clock"
-import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -21,8 +17,10 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Runtime from "effect/Runtime"
-import * as AwsError from "./AwsError.js"
+import * as AwsConfig from "./AwsConfig.js"
+import type * as AwsError from "./AwsError.js"
+import * as CredentialsProvider from "./CredentialsProvider.js"
+import * as diagnostics from "./internal/credentialDiagnostics.js"
 import * as redact from "./internal/redact.js"
 import * as Metrics from "./Metrics.js"
 
@@ -41,16 +39,29 @@ export const maskAccessKeyId: (accessKeyId: string) => string = redact.maskAcces
  * @category models
  */
 export class AwsCredentials {
-  constructor(
-    readonly accessKeyId: string,
-    readonly secretAccessKey: Redacted.Redacted<string>,
-    readonly sessionToken: Redacted.Redacted<string> | undefined,
-    readonly expiration: Date | undefined,
-    /** Which provider produced the set, e.g. `environment`, `container`, `imds`, `profile`. */
-    readonly source: string,
-    /** Increases with each new set this service resolves. */
+  readonly accessKeyId: string
+  readonly secretAccessKey: Redacted.Redacted<string>
+  readonly sessionToken: Redacted.Redacted<string> | undefined
+  readonly expiration: Date | undefined
+  /** Which provider produced the set, e.g. `environment`, `container`, `imds`, `profile`. */
+  readonly source: string
+  /** Increases with each new set this service resolves. */
+  readonly generation: number
+  constructor(fields: {
+    readonly accessKeyId: string
+    readonly secretAccessKey: Redacted.Redacted<string>
+    readonly sessionToken?: Redacted.Redacted<string> | undefined
+    readonly expiration?: Date | undefined
+    readonly source: string
     readonly generation: number
-  ) {}
+  }) {
+    this.accessKeyId = fields.accessKeyId
+    this.secretAccessKey = fields.secretAccessKey
+    this.sessionToken = fields.sessionToken
+    this.expiration = fields.expiration
+    this.source = fields.source
+    this.generation = fields.generation
+  }
   /** The access key id with all but its last 4 characters hidden. */
   get maskedAccessKeyId(): string {
     return maskAccessKeyId(this.accessKeyId)
@@ -82,149 +93,12 @@ export class AwsCredentials {
 }
 
 /**
- * A way to produce credentials. `load` makes one fresh resolution each time it runs.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Provider {
-  readonly name: string
-  readonly load: Effect.Effect<AwsCredentialIdentity, unknown>
-}
-
-const fromSdk = (name: string, make: () => () => Promise<AwsCredentialIdentity>): Provider => ({
-  name,
-  // A new SDK provider per resolution: the SDK's chain memoizes, and we must be able to force a fresh set.
-  load: Effect.tryPromise({ try: () => make()(), catch: (e) => e })
-})
-
-/**
- * The SDK's default Node chain: environment (Lambda), container endpoint (ECS, EKS Pod Identity), web
- * identity, profile, then IMDS.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const chain = (init?: Parameters<typeof fromNodeProviderChain>[0]): Provider =>
-  fromSdk("chain", () => fromNodeProviderChain(init))
-
-/**
- * Fixed credentials, e.g. from a secret store.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const fromStatic = (options: {
-  readonly accessKeyId: string
-  readonly secretAccessKey: Redacted.Redacted<string>
-  readonly sessionToken?: Redacted.Redacted<string> | undefined
-  readonly expiration?: Date | undefined
-}): Provider => ({
-  name: "static",
-  load: Effect.sync(() => ({
-    accessKeyId: options.accessKeyId,
-    secretAccessKey: Redacted.value(options.secretAccessKey),
-    ...(options.sessionToken ? { sessionToken: Redacted.value(options.sessionToken) } : {}),
-    ...(options.expiration ? { expiration: options.expiration } : {})
-  }))
-})
-
-/**
- * Only the environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), as on Lambda.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const environment = (): Provider => fromSdk("environment", () => fromEnv())
-
-/**
- * The container credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI` or `..._RELATIVE_URI`, with
- * `AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]`), as on ECS and EKS Pod Identity.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const container = (
-  options?: { readonly timeout?: Duration.DurationInput; readonly maxRetries?: number }
-): Provider =>
-  fromSdk(
-    "container",
-    () => fromHttp({ timeout: Duration.toMillis(options?.timeout ?? "1 second"), maxRetries: options?.maxRetries ?? 3 })
-  )
-
-/**
- * Assumes a role through STS, signing with `source` (default: the Node chain).
- *
- * @since 0.1.0
- * @category constructors
- */
-export const assumeRole = (options: {
-  readonly roleArn: string
-  readonly sessionName?: string
-  readonly duration?: Duration.DurationInput
-  readonly region?: string
-  readonly source?: Provider
-  /** Anything else for the STS client, e.g. an endpoint or a request handler. */
-  readonly clientConfig?: NonNullable<Parameters<typeof fromTemporaryCredentials>[0]["clientConfig"]>
-}): Provider => {
-  const source = options.source
-  // The source runs in the runtime of the fiber loading credentials (its logger, tracer and clock): the SDK asks
-  // for the source's set only while a `load` is running, and each `load` records its runtime first.
-  let runtime: Runtime.Runtime<never> = Runtime.defaultRuntime
-  // One SDK provider for the layer's life: it keeps one STS client and calls AssumeRole on every resolution.
-  const provider = fromTemporaryCredentials({
-    params: {
-      RoleArn: options.roleArn,
-      RoleSessionName: options.sessionName ?? "aws-resilience",
-      ...(options.duration ? { DurationSeconds: Math.round(Duration.toSeconds(options.duration)) } : {})
-    },
-    ...(source ? { masterCredentials: () => Runtime.runPromise(runtime, source.load) } : {}),
-    clientConfig: { ...options.clientConfig, ...(options.region ? { region: options.region } : {}) }
-  })
-  const sdk = fromSdk("assume-role", () => provider)
-  return {
-    name: sdk.name,
-    load: Effect.flatMap(Effect.runtime<never>(), (current) => {
-      runtime = current
-      return sdk.load
-    })
-  }
-}
-
-// The SDK stamps each identity with the provider feature that produced it (`$source`).
-const sourceFeatures: ReadonlyArray<readonly [string, string]> = [
-  ["CREDENTIALS_ENV_VARS_STS_WEB_ID_TOKEN", "web-identity"],
-  ["CREDENTIALS_STS_ASSUME_ROLE_WEB_ID", "web-identity"],
-  ["CREDENTIALS_PROFILE_STS_WEB_ID_TOKEN", "web-identity"],
-  ["CREDENTIALS_STS_ASSUME_ROLE", "assume-role"],
-  ["CREDENTIALS_ENV_VARS", "environment"],
-  ["CREDENTIALS_HTTP", "container"],
-  ["CREDENTIALS_IMDS", "imds"],
-  ["CREDENTIALS_PROFILE_SSO", "sso"],
-  ["CREDENTIALS_SSO", "sso"],
-  ["CREDENTIALS_PROFILE_PROCESS", "process"],
-  ["CREDENTIALS_PROCESS", "process"],
-  ["CREDENTIALS_PROFILE", "profile"],
-  ["CREDENTIALS_CODE", "static"]
-]
-
-const sourceOf = (identity: AwsCredentialIdentity, provider: Provider): string => {
-  const features = (identity as { $source?: Record<string, string> }).$source
-  if (features) {
-    for (const [feature, source] of sourceFeatures) {
-      if (feature in features) return source
-    }
-  }
-  return provider.name
-}
-
-/**
  * @since 0.1.0
  * @category models
  */
 export interface Options {
   /** Where credentials come from. Default: the SDK's Node chain. */
-  readonly provider?: Provider | undefined
+  readonly provider?: CredentialsProvider.Provider | undefined
   /**
    * Inside this window before expiry, a call is served the current set while a refresh runs in the
    * background. Default 10 minutes: botocore's mandatory threshold, so we start early enough that callers
@@ -286,86 +160,6 @@ const skewThreshold = 60_000
  */
 export class Credentials extends Context.Tag("@aws-resilience/core/Credentials")<Credentials, Service>() {}
 
-const refusedUri = /URL not accepted|No HTTP credential provider host provided/
-
-const providerFailure = (provider: Provider, generation: number, cause: unknown) => {
-  const message = cause instanceof Error ? cause.message : String(cause)
-  if (refusedUri.test(message)) {
-    return new AwsError.ConfigurationError({
-      setting: process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI !== undefined
-        ? "AWS_CONTAINER_CREDENTIALS_FULL_URI"
-        : "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-      detail: `the SDK refused the container credentials URI: ${message.split("\n")[0]}`,
-      cause
-    })
-  }
-  return new AwsError.CredentialsError({
-    service: "credentials",
-    operation: provider.name,
-    reason: "ProviderFailure",
-    generation,
-    cause
-  })
-}
-
-/**
- * Warnings for credential sets that are almost always a misconfiguration.
- *
- * @since 0.1.0
- * @category utils
- */
-export const misconfigurations = (
-  identity: AwsCredentialIdentity,
-  env: Readonly<Record<string, string | undefined>> = process.env
-): ReadonlyArray<string> => {
-  const warnings: Array<string> = []
-  if (identity.accessKeyId.startsWith("ASIA") && !identity.sessionToken) {
-    warnings.push(
-      `temporary access key ${maskAccessKeyId(identity.accessKeyId)} (ASIA...) has no session token: every call ` +
-        `will fail with InvalidClientTokenId. Set AWS_SESSION_TOKEN alongside AWS_ACCESS_KEY_ID.`
-    )
-  }
-  if (env.AWS_PROFILE && env.AWS_ACCESS_KEY_ID) {
-    warnings.push(
-      `AWS_PROFILE (${env.AWS_PROFILE}) is set beside static keys in AWS_ACCESS_KEY_ID: the SDK chain skips the ` +
-        `environment keys and uses the profile. Unset one of them.`
-    )
-  }
-  return warnings
-}
-
-const verifyIdentity = (credentials: AwsCredentials, region: string | undefined) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() =>
-      new STSClient({ ...(region ? { region } : {}), credentials: credentials.toSdk(), maxAttempts: 1 })
-    ),
-    (sts) =>
-      Effect.tryPromise({
-        try: (signal) => sts.send(new GetCallerIdentityCommand({}), { abortSignal: signal }),
-        catch: (e) => {
-          const error = AwsError.classify(e, {
-            service: "sts",
-            operation: "GetCallerIdentity",
-            generation: credentials.generation
-          })
-          return error._tag === "CredentialsError" || error._tag === "ConfigurationError" ?
-            error :
-            new AwsError.CredentialsError({
-              service: "sts",
-              operation: "GetCallerIdentity",
-              reason: "ProviderFailure",
-              generation: credentials.generation,
-              cause: error
-            })
-        }
-      }).pipe(
-        Effect.tap((identity) => Effect.logInfo("credentials verified").pipe(
-          Effect.annotateLogs({ account: identity.Account ?? "?", arn: identity.Arn ?? "?" })
-        ))
-      ),
-    (sts) => Effect.sync(() => sts.destroy())
-  )
-
 /**
  * Builds the service.
  *
@@ -374,7 +168,7 @@ const verifyIdentity = (credentials: AwsCredentials, region: string | undefined)
  */
 export const make = (options: Options = {}): Effect.Effect<Service> =>
   Effect.sync(() => {
-    const provider = options.provider ?? chain()
+    const provider = options.provider ?? CredentialsProvider.chain()
     const advisory = Duration.toMillis(options.advisoryWindow ?? "10 minutes")
     const mandatory = Duration.toMillis(options.mandatoryWindow ?? "5 minutes")
     const timeout = options.timeout ?? "5 seconds"
@@ -403,19 +197,19 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
             onTimeout: () =>
               new Error(`credential provider ${provider.name} did not answer within ${Duration.format(timeout)}`)
           }),
-          Effect.mapError((cause) => providerFailure(provider, generation - 1, cause))
+          Effect.mapError((cause) => diagnostics.providerFailure(provider, generation - 1, cause))
         )
-        const credentials = new AwsCredentials(
-          identity.accessKeyId,
-          Redacted.make(identity.secretAccessKey),
-          identity.sessionToken ? Redacted.make(identity.sessionToken) : undefined,
-          identity.expiration,
-          sourceOf(identity, provider),
+        const credentials = new AwsCredentials({
+          accessKeyId: identity.accessKeyId,
+          secretAccessKey: Redacted.make(identity.secretAccessKey),
+          sessionToken: identity.sessionToken ? Redacted.make(identity.sessionToken) : undefined,
+          expiration: identity.expiration,
+          source: CredentialsProvider.sourceOf(identity, provider),
           generation
-        )
-        for (const warning of misconfigurations(identity)) yield* Effect.logWarning(warning)
+        })
+        for (const warning of diagnostics.misconfigurations(identity)) yield* Effect.logWarning(warning)
         if (!verified) {
-          yield* verifyIdentity(credentials, options.region)
+          yield* diagnostics.verifyIdentity(credentials, options.region)
           verified = true
         }
         yield* Effect.logInfo("credentials resolved").pipe(
@@ -572,16 +366,29 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
 export const layer = (options: Options = {}): Layer.Layer<Credentials> => Layer.effect(Credentials, make(options))
 
 /**
- * Reads `verify` (`AWS_RESILIENCE_VERIFY_CREDENTIALS`) and the windows from config; the provider is the Node chain
- * unless given.
+ * `layer` with its options as `Config`s; `verify` defaults to `AWS_RESILIENCE_VERIFY_CREDENTIALS`, the provider to
+ * the Node chain. A bad value is a `ConfigurationError` naming it.
+ *
+ * @example
+ * ```ts
+ * import { Credentials, CredentialsProvider } from "@aws-resilience/core"
+ * import { Config } from "effect"
+ *
+ * // The SDK's chain, verified through STS when AWS_RESILIENCE_VERIFY_CREDENTIALS=true.
+ * export const CredentialsLive = Credentials.layerConfig()
+ * // A role assumed on top of the chain, its ARN from the environment.
+ * export const RoleCredentials = Credentials.layerConfig({
+ *   provider: Config.map(Config.string("APP_ROLE_ARN"), (roleArn) => CredentialsProvider.assumeRole({ roleArn }))
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  config: Config.Config.Wrap<Omit<Options, "provider">> = {
-    verify: Config.withDefault(Config.boolean("AWS_RESILIENCE_VERIFY_CREDENTIALS"), false)
-  },
-  provider?: Provider
-): Layer.Layer<Credentials, ConfigError.ConfigError> =>
-  Layer.unwrapEffect(Effect.map(Config.unwrap(config), (options) => layer({ ...options, provider })))
+  options: AwsConfig.Configs<Options> = {}
+): Layer.Layer<Credentials, AwsError.ConfigurationError> =>
+  Layer.effect(
+    Credentials,
+    Effect.flatMap(AwsConfig.read<Options>({ verify: AwsConfig.verifyCredentials }, options), make)
+  )

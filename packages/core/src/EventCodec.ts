@@ -7,10 +7,29 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
 /**
- * The schema rejected an event. `issues` names each bad field by its path.
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@aws-resilience/core/EventCodec/InvalidEventError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isInvalidEventError = (u: unknown): u is InvalidEventError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * The schema rejected an event, or the event has no id. `issues` names each bad field by its path.
  *
  * @since 0.1.0
  * @category errors
@@ -20,11 +39,15 @@ export class InvalidEventError extends Data.TaggedError("InvalidEventError")<{
   readonly issues: ReadonlyArray<{ readonly path: string; readonly message: string }>
   readonly cause: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
-    const what = this.direction === "encode" ? "event rejected by its schema" : "stored event does not match its schema"
+    const what = this.direction === "encode" ? "event rejected" : "stored event does not match its schema"
     return `${what}: ${this.issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")}`
   }
 }
+
+const describeId = (id: unknown): string =>
+  typeof id === "string" ? "an empty string" : id === null ? "null" : typeof id
 
 const issuesOf = (error: ParseResult.ParseError) =>
   ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
@@ -37,8 +60,15 @@ const issuesOf = (error: ParseResult.ParseError) =>
  * @category models
  */
 export interface EventCodec<A> {
-  /** The event's id, used as its key and its deduplication id. */
+  /** The caller's `idOf`, unchecked. */
   readonly idOf: (event: A) => string
+  /**
+   * The event's id, used as its key and its deduplication id. `idOf` is the caller's code: when it throws or gives
+   * anything but a non-empty string, the event is invalid (an `InvalidEventError` on the path `id`).
+   */
+  readonly id: (event: A) => Effect.Effect<string, InvalidEventError>
+  /** The event's id when it has a valid one, for reporting. */
+  readonly idOrUndefined: (event: A) => string | undefined
   /** Validates and encodes an event to its JSON text. */
   readonly encode: (event: A) => Effect.Effect<string, InvalidEventError>
   /** Parses and decodes JSON text back to an event. */
@@ -55,8 +85,32 @@ export const make = <A, I>(
 ): EventCodec<A> => {
   const encode = Schema.encodeUnknown(schema, { errors: "all", onExcessProperty: "error" })
   const decode = Schema.decodeUnknown(Schema.parseJson(schema), { errors: "all" })
+  const invalidId = (message: string, cause?: unknown) =>
+    new InvalidEventError({ direction: "encode", issues: [{ path: "id", message }], cause })
+  const idOrUndefined = (event: A): string | undefined => {
+    try {
+      const id: unknown = idOf(event)
+      return typeof id === "string" && id.length > 0 ? id : undefined
+    } catch {
+      return undefined
+    }
+  }
   return {
     idOf,
+    idOrUndefined,
+    id: (event) =>
+      Effect.suspend(() => {
+        let id: unknown
+        try {
+          id = idOf(event)
+        } catch (cause) {
+          const text = Predicate.hasProperty(cause, "message") ? String(cause.message) : String(cause)
+          return Effect.fail(invalidId(`idOf threw: ${text}`, cause))
+        }
+        return typeof id === "string" && id.length > 0
+          ? Effect.succeed(id)
+          : Effect.fail(invalidId(`the event has no id (idOf must return a non-empty string, got ${describeId(id)})`))
+      }),
     encode: (event) =>
       encode(event).pipe(
         Effect.map((encoded) => JSON.stringify(encoded)),

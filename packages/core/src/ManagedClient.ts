@@ -6,15 +6,18 @@
  */
 import type { AwsCredentialIdentity } from "@smithy/types"
 import * as Config from "effect/Config"
+import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import * as AwsConfig from "./AwsConfig.js"
 import * as AwsError from "./AwsError.js"
 import * as Credentials from "./Credentials.js"
 import * as Metrics from "./Metrics.js"
@@ -96,61 +99,6 @@ interface Entry<C> {
   retired: boolean
 }
 
-// What AWS accepts as a region: a DNS label of lower-case letters, digits and hyphens (e.g. `us-east-1`,
-// `eu-central-2`, or `local` for a local stack).
-const validRegion = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
-
-/**
- * Checks a region name; the error names `setting` (`region` for an explicit option, `AWS_REGION` when read from
- * the environment).
- *
- * @since 0.1.0
- * @category validation
- */
-export const validateRegion = (
-  region: string,
-  setting = "region"
-): Effect.Effect<string, AwsError.ConfigurationError> =>
-  region.trim() === ""
-    ? Effect.fail(new AwsError.ConfigurationError({ setting, detail: "is empty: set it to a region, e.g. us-east-1" }))
-    : validRegion.test(region)
-    ? Effect.succeed(region)
-    : Effect.fail(
-      new AwsError.ConfigurationError({
-        setting,
-        detail: `${
-          JSON.stringify(region)
-        } is not a region name (lower-case letters, digits and hyphens, e.g. us-east-1)`
-      })
-    )
-
-/**
- * Checks an endpoint URL; the error names `setting`.
- *
- * @since 0.1.0
- * @category validation
- */
-export const validateEndpoint = (
-  endpoint: string,
-  setting = "endpoint"
-): Effect.Effect<string, AwsError.ConfigurationError> =>
-  Effect.suspend(() => {
-    let url: URL | undefined
-    try {
-      url = new URL(endpoint)
-    } catch {
-      url = undefined
-    }
-    return url !== undefined && (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== ""
-      ? Effect.succeed(endpoint)
-      : Effect.fail(
-        new AwsError.ConfigurationError({
-          setting,
-          detail: `${JSON.stringify(endpoint)} is not an http(s) URL, e.g. https://dynamodb.us-east-1.amazonaws.com`
-        })
-      )
-  })
-
 const clockOffsetOf = (client: unknown): number | undefined => {
   const offset = (client as { config?: { systemClockOffset?: unknown } } | undefined)?.config?.systemClockOffset
   return typeof offset === "number" && Number.isFinite(offset) ? offset : undefined
@@ -175,10 +123,10 @@ export const make = <C extends { destroy(): void }>(
   options: Options<C>
 ): Effect.Effect<ManagedClient<C>, AwsError.ConfigurationError, Credentials.Credentials | Scope.Scope> =>
   Effect.gen(function*() {
-    const region = yield* validateRegion(options.region)
+    const region = yield* AwsConfig.validateRegion(options.region)
     const endpoint = options.endpoint === undefined || options.endpoint === ""
       ? undefined
-      : yield* validateEndpoint(options.endpoint)
+      : yield* AwsConfig.validateEndpoint(options.endpoint)
     const configFor = (credentials: AwsCredentialIdentity, systemClockOffset: number): ClientConfig => ({
       region,
       credentials,
@@ -322,58 +270,115 @@ export const make = <C extends { destroy(): void }>(
   })
 
 /**
- * The region as the SDK reads it from the environment (`AWS_REGION`, then `AWS_DEFAULT_REGION`). A missing
- * region is a `ConfigurationError` naming `AWS_REGION`.
+ * What every client of this project takes: where it is, and how it retries and closes.
  *
  * @since 0.1.0
- * @category config
+ * @category models
  */
-export const regionConfig: Effect.Effect<string, AwsError.ConfigurationError> = Config.string("AWS_REGION").pipe(
-  Config.orElse(() => Config.string("AWS_DEFAULT_REGION")),
-  Config.option,
-  Effect.mapError((cause) =>
-    new AwsError.ConfigurationError({ setting: "AWS_REGION", detail: `could not be read: ${cause}`, cause })
-  ),
-  Effect.flatMap(Option.match({
-    onNone: () =>
-      Effect.fail(
-        new AwsError.ConfigurationError({
-          setting: "AWS_REGION",
-          detail: "is not set: set AWS_REGION to the region your tables and queues live in, e.g. us-east-1"
-        })
-      ),
-    onSome: (region) => validateRegion(region, "AWS_REGION")
-  }))
-)
+export interface ClientOptions<SdkConfig> {
+  readonly region: string
+  /** An explicit endpoint. Without it the SDK reads `AWS_ENDPOINT_URL_<SERVICE>` and `AWS_ENDPOINT_URL` itself. */
+  readonly endpoint?: string | undefined
+  /** The retry budget shared by every call through this client. */
+  readonly budget?: RetryBudget.Options | undefined
+  /** See `Options.drainTimeout`. Default 10 seconds. */
+  readonly drainTimeout?: Duration.DurationInput | undefined
+  /** Anything else for the SDK client, e.g. a `requestHandler` with its own timeouts. */
+  readonly clientConfig?: SdkConfig | undefined
+}
 
 /**
- * The endpoint the SDK would read from the environment for a service (`AWS_ENDPOINT_URL_<SERVICE>`, then
- * `AWS_ENDPOINT_URL`, unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true). Passing it to the client explicitly
- * saves the SDK from resolving it again on every request.
+ * `ClientOptions` as `Config`s, each optional: the region defaults to `AwsConfig.region` and the endpoint to
+ * `AwsConfig.endpoint(serviceId)`, the variables the SDK itself reads.
  *
  * @since 0.1.0
- * @category config
+ * @category models
  */
-export const endpointConfig = (
-  serviceId: string
-): Effect.Effect<Option.Option<string>, AwsError.ConfigurationError> => {
-  const specific = `AWS_ENDPOINT_URL_${serviceId.toUpperCase()}`
-  const nonEmpty = (name: string) =>
-    Config.option(Config.string(name)).pipe(
-      Config.map((value) => Option.filter(Option.map(value, (e) => e.trim()), (e) => e !== ""))
-    )
-  return Config.all({
-    // A malformed AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is the SDK's to refuse; here it only means "not ignored".
-    ignore: Config.boolean("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").pipe(Config.orElse(() => Config.succeed(false))),
-    specific: nonEmpty(specific),
-    general: nonEmpty("AWS_ENDPOINT_URL")
-  }).pipe(
-    Effect.orElseSucceed(() => ({ ignore: false, specific: Option.none<string>(), general: Option.none<string>() })),
-    Effect.flatMap(({ general, ignore, specific: own }) => {
-      if (ignore) return Effect.succeed(Option.none())
-      if (Option.isSome(own)) return Effect.asSome(validateEndpoint(own.value, specific))
-      if (Option.isSome(general)) return Effect.asSome(validateEndpoint(general.value, "AWS_ENDPOINT_URL"))
-      return Effect.succeed(Option.none())
+export type ClientConfigOptions<SdkConfig> = AwsConfig.Configs<ClientOptions<SdkConfig>>
+
+/**
+ * How one AWS service's client is built.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientSpec<C, SdkConfig> {
+  /** The service name used in errors, spans and metrics, e.g. `dynamodb`. */
+  readonly service: string
+  /** The service id of the SDK's endpoint variables, as in `AWS_ENDPOINT_URL_<SERVICE_ID>`, e.g. `DYNAMODB`. */
+  readonly serviceId: string
+  /** Builds one SDK client from our settings and the caller's `clientConfig`. */
+  readonly build: (config: ClientConfig, clientConfig: SdkConfig | undefined) => C
+}
+
+/**
+ * The constructors of one service's client, all alike: `make`, `layer` and `layerConfig`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientFactory<Self, C, SdkConfig> {
+  readonly make: (
+    options: ClientOptions<SdkConfig>
+  ) => Effect.Effect<ManagedClient<C>, AwsError.ConfigurationError, Credentials.Credentials | Scope.Scope>
+  readonly layer: (
+    options: ClientOptions<SdkConfig>
+  ) => Layer.Layer<Self, AwsError.ConfigurationError, Credentials.Credentials>
+  readonly layerConfig: (
+    options?: ClientConfigOptions<SdkConfig>
+  ) => Layer.Layer<Self, AwsError.ConfigurationError, Credentials.Credentials>
+}
+
+/**
+ * The one factory of this project's service clients: `DynamoDB` and `SQS` are each a tag and a `ClientSpec`.
+ *
+ * @example
+ * ```ts
+ * import { ManagedClient } from "@aws-resilience/core"
+ * import { STSClient, type STSClientConfig } from "@aws-sdk/client-sts"
+ * import { Context } from "effect"
+ *
+ * class STS extends Context.Tag("app/STS")<STS, ManagedClient.ManagedClient<STSClient>>() {}
+ * const STSClients = ManagedClient.factory(STS, {
+ *   service: "sts",
+ *   serviceId: "STS",
+ *   build: (config, extra: STSClientConfig | undefined) => new STSClient({ ...extra, ...config })
+ * })
+ * // Region and endpoint from AWS_REGION and AWS_ENDPOINT_URL_STS, as the SDK reads them.
+ * export const STSLive = STSClients.layerConfig()
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const factory = <Self, C extends { destroy(): void }, SdkConfig>(
+  tag: Context.Tag<Self, ManagedClient<C>>,
+  spec: ClientSpec<C, SdkConfig>
+): ClientFactory<Self, C, SdkConfig> => {
+  const makeClient = (
+    options: ClientOptions<SdkConfig>
+  ): Effect.Effect<ManagedClient<C>, AwsError.ConfigurationError, Credentials.Credentials | Scope.Scope> =>
+    make({
+      service: spec.service,
+      region: options.region,
+      endpoint: options.endpoint,
+      budget: options.budget,
+      drainTimeout: options.drainTimeout,
+      build: (config) => spec.build(config, options.clientConfig)
     })
-  )
+  return {
+    make: makeClient,
+    layer: (options) => Layer.scoped(tag, makeClient(options)),
+    layerConfig: (options = {}) =>
+      Layer.scoped(
+        tag,
+        Effect.flatMap(
+          AwsConfig.read<ClientOptions<SdkConfig>>({
+            region: AwsConfig.region,
+            endpoint: Config.map(AwsConfig.endpoint(spec.serviceId), Option.getOrUndefined)
+          }, options),
+          makeClient
+        )
+      )
+  }
 }

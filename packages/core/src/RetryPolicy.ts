@@ -7,12 +7,9 @@
 import {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_RETRY_DELAY_BASE,
-  ENV_MAX_ATTEMPTS,
   MAXIMUM_RETRY_DELAY,
   THROTTLING_RETRY_DELAY_BASE
 } from "@smithy/core/retry"
-import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -20,6 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
+import * as AwsConfig from "./AwsConfig.js"
 import type * as AwsError from "./AwsError.js"
 
 /**
@@ -117,26 +115,26 @@ export const standard: Policy = make()
 export const layer = (options: Options = {}): Layer.Layer<RetryPolicy> => Layer.succeed(RetryPolicy, make(options))
 
 /**
- * `maxAttempts` as the SDK reads it: `AWS_MAX_ATTEMPTS`, a positive integer, default 3.
- *
- * @since 0.1.0
- * @category config
- */
-export const maxAttemptsConfig: Config.Config<number> = Config.integer(ENV_MAX_ATTEMPTS).pipe(
-  Config.validate({ message: "must be a whole number of attempts, at least 1", validation: (n) => n >= 1 }),
-  Config.withDefault(DEFAULT_MAX_ATTEMPTS)
-)
-
-/**
- * Reads `AWS_MAX_ATTEMPTS`; a malformed value fails with a `ConfigError` naming it.
+ * `layer` with its options as `Config`s; `maxAttempts` defaults to `AWS_MAX_ATTEMPTS`. A malformed value is a
+ * `ConfigurationError` naming it. `AWS_RETRY_MODE` other than `standard` is logged: this policy is the standard
+ * mode (the adaptive mode's client-side rate limiter is not implemented).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  options: Omit<Options, "maxAttempts"> = {}
-): Layer.Layer<RetryPolicy, ConfigError.ConfigError> =>
-  Layer.effect(RetryPolicy, Effect.map(maxAttemptsConfig, (maxAttempts) => make({ ...options, maxAttempts })))
+  options: AwsConfig.Configs<Options> = {}
+): Layer.Layer<RetryPolicy, AwsError.ConfigurationError> =>
+  Layer.effect(
+    RetryPolicy,
+    Effect.gen(function*() {
+      const mode = yield* AwsConfig.read({ mode: AwsConfig.retryMode }, {})
+      if (mode.mode !== "standard") {
+        yield* Effect.logWarning(`AWS_RETRY_MODE=${mode.mode}: retries follow the standard mode`)
+      }
+      return make(yield* AwsConfig.read<Options>({ maxAttempts: AwsConfig.maxAttempts }, options))
+    })
+  )
 
 /**
  * Narrows a policy to the errors that also satisfy `predicate`, keeping its backoff and attempts. For writes that
@@ -163,8 +161,9 @@ const withMaxAttempts = (maxAttempts: number): Policy => {
 }
 
 /**
- * The policy in context, or else the standard mode with `maxAttemptsConfig` (`AWS_MAX_ATTEMPTS`, read through the
- * current `ConfigProvider`). A malformed value falls back to 3 here; use `layerConfig` to make it a `ConfigError`.
+ * The policy in context, or else the standard mode with `AwsConfig.maxAttempts` (`AWS_MAX_ATTEMPTS`, read through
+ * the current `ConfigProvider`). A malformed value falls back to 3 here; `layerConfig` makes it a
+ * `ConfigurationError`.
  *
  * @since 0.1.0
  * @category accessors
@@ -173,6 +172,7 @@ export const current: Effect.Effect<Policy> = Effect.flatMap(
   Effect.serviceOption(RetryPolicy),
   Option.match({
     onSome: Effect.succeed,
-    onNone: () => maxAttemptsConfig.pipe(Effect.orElseSucceed(() => DEFAULT_MAX_ATTEMPTS), Effect.map(withMaxAttempts))
+    onNone: () =>
+      AwsConfig.maxAttempts.pipe(Effect.orElseSucceed(() => DEFAULT_MAX_ATTEMPTS), Effect.map(withMaxAttempts))
   })
 )

@@ -10,7 +10,7 @@ import { HttpResponse } from "@smithy/protocol-http"
 import { Cause, Effect, Exit, Inspectable, Logger, Redacted, Tracer } from "effect"
 import { Readable } from "node:stream"
 import * as util from "node:util"
-import { AwsError, Credentials, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
+import { AwsError, Credentials, CredentialsProvider, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
 
 type Reply =
   | { readonly status: number; readonly headers: Record<string, string>; readonly body: string }
@@ -496,7 +496,7 @@ describe("AwsError renderings", () => {
         )
       }).pipe(
         Effect.provide(Credentials.layer({
-          provider: Credentials.fromStatic({
+          provider: CredentialsProvider.fromStatic({
             accessKeyId,
             secretAccessKey: Redacted.make(secretAccessKey),
             sessionToken: Redacted.make(sessionToken)

@@ -2,7 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { HttpResponse } from "@smithy/protocol-http"
 import { Clock, Effect, Exit, FastCheck as fc, Fiber, HashSet, Logger, Option, Redacted, Ref, TestClock } from "effect"
 import { Readable } from "node:stream"
-import { Credentials, ManagedClient } from "../src/index.js"
+import { Credentials, CredentialsProvider, ManagedClient } from "../src/index.js"
+import { misconfigurations } from "../src/internal/credentialDiagnostics.js"
 import { countingProvider, FakeClient } from "./fixtures.js"
 
 const captureLogs = Effect.map(Ref.make<ReadonlyArray<string>>([]), (lines) => ({
@@ -300,10 +301,13 @@ describe("Credentials", () => {
     Effect.gen(function*() {
       const requestHandler = stsHandler()
       const credentials = yield* Credentials.make({
-        provider: Credentials.assumeRole({
+        provider: CredentialsProvider.assumeRole({
           roleArn: "arn:aws:iam::123456789012:role/app",
           region: "us-east-1",
-          source: Credentials.fromStatic({ accessKeyId: "AKIASOURCEKEY0000", secretAccessKey: Redacted.make("s") }),
+          source: CredentialsProvider.fromStatic({
+            accessKeyId: "AKIASOURCEKEY0000",
+            secretAccessKey: Redacted.make("s")
+          }),
           clientConfig: { requestHandler }
         })
       })
@@ -319,7 +323,7 @@ describe("Credentials", () => {
   it.scoped("runs the role's source provider in the caller's runtime, with the caller's logger", () =>
     Effect.gen(function*() {
       const logs = yield* captureLogs
-      const source: Credentials.Provider = {
+      const source: CredentialsProvider.Provider = {
         name: "source",
         load: Effect.as(Effect.logInfo("source provider asked"), {
           accessKeyId: "AKIASOURCEKEY0000",
@@ -327,7 +331,7 @@ describe("Credentials", () => {
         })
       }
       const credentials = yield* Credentials.make({
-        provider: Credentials.assumeRole({
+        provider: CredentialsProvider.assumeRole({
           roleArn: "arn:aws:iam::123456789012:role/app",
           region: "us-east-1",
           source,
@@ -382,7 +386,7 @@ describe("Credentials", () => {
     Effect.gen(function*() {
       const logs = yield* captureLogs
       const credentials = yield* Credentials.make({
-        provider: Credentials.fromStatic({
+        provider: CredentialsProvider.fromStatic({
           accessKeyId: "AKIAEXAMPLEKEY12WXYZ",
           secretAccessKey: Redacted.make("very-secret-value")
         })
@@ -402,7 +406,10 @@ describe("Credentials", () => {
     Effect.gen(function*() {
       const logs = yield* captureLogs
       const credentials = yield* Credentials.make({
-        provider: Credentials.fromStatic({ accessKeyId: "ASIATEMPORARYKEY9876", secretAccessKey: Redacted.make("s") })
+        provider: CredentialsProvider.fromStatic({
+          accessKeyId: "ASIATEMPORARYKEY9876",
+          secretAccessKey: Redacted.make("s")
+        })
       })
       yield* credentials.get.pipe(Effect.provide(logs.logger))
       const warning = (yield* logs.lines).find((l) => l.startsWith("WARN"))
@@ -413,8 +420,8 @@ describe("Credentials", () => {
 
   it("warns when AWS_PROFILE is set beside static keys", () => {
     const identity = { accessKeyId: "AKIAEXAMPLE", secretAccessKey: "s" }
-    assert.deepStrictEqual(Credentials.misconfigurations(identity, {}), [])
-    const [warning] = Credentials.misconfigurations(identity, { AWS_PROFILE: "dev", AWS_ACCESS_KEY_ID: "AKIAEXAMPLE" })
+    assert.deepStrictEqual(misconfigurations(identity, {}), [])
+    const [warning] = misconfigurations(identity, { AWS_PROFILE: "dev", AWS_ACCESS_KEY_ID: "AKIAEXAMPLE" })
     assert.include(warning!, "AWS_PROFILE")
     assert.include(warning!, "Unset one of them")
   })
@@ -429,7 +436,7 @@ describe("Credentials", () => {
           else process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI = saved
         })
       )
-      const credentials = yield* Credentials.make({ provider: Credentials.container() })
+      const credentials = yield* Credentials.make({ provider: CredentialsProvider.container() })
       const exit = yield* Effect.exit(credentials.get)
       assert.isTrue(Exit.isFailure(exit))
       const error = yield* Effect.flip(credentials.get)

@@ -417,49 +417,4 @@ describe("ManagedClient", () => {
         assert.strictEqual(yield* provider.calls, 0)
       }))
   }
-
-  it.effect("a malformed AWS_REGION or AWS_ENDPOINT_URL_<SERVICE> is a ConfigurationError naming the variable", () =>
-    Effect.gen(function*() {
-      const env = (entries: ReadonlyArray<readonly [string, string]>) =>
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
-      const region = yield* Effect.flip(ManagedClient.regionConfig).pipe(env([["AWS_REGION", "us east 1"]]))
-      assert.strictEqual(region.setting, "AWS_REGION")
-      const endpoint = yield* Effect.flip(ManagedClient.endpointConfig("DYNAMODB")).pipe(
-        env([["AWS_ENDPOINT_URL_DYNAMODB", "not a url"]])
-      )
-      assert.strictEqual(endpoint.setting, "AWS_ENDPOINT_URL_DYNAMODB")
-      const general = yield* Effect.flip(ManagedClient.endpointConfig("SQS")).pipe(
-        env([["AWS_ENDPOINT_URL", "ftp://x"]])
-      )
-      assert.strictEqual(general.setting, "AWS_ENDPOINT_URL")
-      const fine = yield* ManagedClient.endpointConfig("SQS").pipe(
-        env([["AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:4566"]])
-      )
-      assert.deepStrictEqual(fine, Option.some("http://127.0.0.1:4566"))
-    }))
-
-  it.effect("a missing region is a ConfigurationError naming AWS_REGION", () =>
-    Effect.gen(function*() {
-      const saved = { region: process.env.AWS_REGION, fallback: process.env.AWS_DEFAULT_REGION }
-      delete process.env.AWS_REGION
-      delete process.env.AWS_DEFAULT_REGION
-      const error = yield* Effect.flip(ManagedClient.regionConfig).pipe(
-        Effect.ensuring(Effect.sync(() => {
-          if (saved.region !== undefined) process.env.AWS_REGION = saved.region
-          if (saved.fallback !== undefined) process.env.AWS_DEFAULT_REGION = saved.fallback
-        }))
-      )
-      assert.strictEqual(error.setting, "AWS_REGION")
-      assert.include(error.message, "AWS_REGION")
-    }))
-})
-
-describe("RetryPolicy", () => {
-  it.effect("a malformed AWS_MAX_ATTEMPTS is a ConfigError naming it", () =>
-    Effect.gen(function*() {
-      const error = yield* Effect.flip(RetryPolicy.maxAttemptsConfig).pipe(
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["AWS_MAX_ATTEMPTS", "three"]])))
-      )
-      assert.include(String(error), "AWS_MAX_ATTEMPTS")
-    }))
 })

@@ -4,7 +4,7 @@
  * handling is exercised in AwsError.test.ts and against real servers in integration.test.ts.
  */
 import { Clock, Duration, Effect, Fiber, Option, Ref, TestClock } from "effect"
-import type { Credentials } from "../src/index.js"
+import type { CredentialsProvider } from "../src/index.js"
 
 export class FakeClient {
   destroyed = false
@@ -18,7 +18,7 @@ export class FakeClient {
 export const sdkError = (name: string, status = 400): Error =>
   Object.assign(new Error(`${name} from the service`), { name, $metadata: { httpStatusCode: status, requestId: "r" } })
 
-export interface CountingProvider extends Credentials.Provider {
+export interface CountingProvider extends CredentialsProvider.Provider {
   readonly calls: Effect.Effect<number>
 }
 

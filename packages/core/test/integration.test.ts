@@ -8,11 +8,11 @@ import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import dynalite from "dynalite"
-import { Context, Effect, Layer, Logger, Option, Ref } from "effect"
+import { Config, Context, Effect, Layer, Logger, Option, Ref } from "effect"
 import { startFauxqs } from "fauxqs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Credentials, ManagedClient, Resilience } from "../src/index.js"
+import { AwsConfig, Credentials, ManagedClient, Resilience } from "../src/index.js"
 
 const token = "local-container-token"
 
@@ -105,7 +105,7 @@ describe("core layers from the SDK's environment", () => {
         })
 
         const credentialsContext = yield* Layer.build(Credentials.layer({ verify: true }))
-        const region = yield* ManagedClient.regionConfig
+        const region = yield* Config.unwrap(AwsConfig.region)
         const dynamodb = yield* ManagedClient.make({
           service: "dynamodb",
           region,

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { Credentials, RetryBudget } from "@aws-resilience/core"
+import type { Credentials } from "@aws-resilience/core"
 import { AwsError, ManagedClient, Resilience } from "@aws-resilience/core"
 import {
   type AttributeValue,
@@ -33,9 +33,10 @@ import {
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import * as DynamoDBError from "./DynamoDBError.js"
 
@@ -49,56 +50,75 @@ export class DynamoDB extends Context.Tag("@aws-resilience/dynamodb/DynamoDB")<
 >() {}
 
 /**
+ * What the DynamoDB client takes: the region, an endpoint, the retry budget, the drain timeout, and anything else
+ * for the SDK's `DynamoDBClient` (`clientConfig`).
+ *
  * @since 0.1.0
  * @category models
  */
-export interface Options {
-  readonly region: string
-  /** Without it the SDK reads `AWS_ENDPOINT_URL_DYNAMODB` (then `AWS_ENDPOINT_URL`) itself. */
-  readonly endpoint?: string | undefined
-  readonly budget?: RetryBudget.Options | undefined
-  /** Anything else for the SDK client, e.g. a `requestHandler` with its own timeouts. */
-  readonly clientConfig?: Omit<DynamoDBClientConfig, "region" | "credentials" | "maxAttempts" | "endpoint"> | undefined
-}
+export interface Options extends
+  ManagedClient.ClientOptions<
+    Omit<DynamoDBClientConfig, "region" | "credentials" | "maxAttempts" | "endpoint" | "systemClockOffset">
+  >
+{}
+
+const clients = ManagedClient.factory(DynamoDB, {
+  service: "dynamodb",
+  serviceId: "DYNAMODB",
+  build: (config, clientConfig: Options["clientConfig"]) => new DynamoDBClient({ ...clientConfig, ...config })
+})
 
 /**
+ * Builds the client; bad settings fail here with a `ConfigurationError` naming them.
+ *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options) =>
-  ManagedClient.make({
-    service: "dynamodb",
-    region: options.region,
-    endpoint: options.endpoint,
-    budget: options.budget,
-    build: (config) => new DynamoDBClient({ ...options.clientConfig, ...config })
-  })
+export const make: (
+  options: Options
+) => Effect.Effect<
+  ManagedClient.ManagedClient<DynamoDBClient>,
+  AwsError.ConfigurationError,
+  Credentials.Credentials | Scope.Scope
+> = clients.make
 
 /**
- * @since 0.1.0
- * @category layers
- */
-export const layer = (options: Options): Layer.Layer<DynamoDB, AwsError.ConfigurationError, Credentials.Credentials> =>
-  Layer.scoped(DynamoDB, make(options))
-
-/**
- * Reads the region (`AWS_REGION`) and the endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, then `AWS_ENDPOINT_URL`) as the
- * SDK does.
+ * @example
+ * ```ts
+ * import { Credentials } from "@aws-resilience/core"
+ * import { DynamoDB } from "@aws-resilience/dynamodb"
+ * import { Layer } from "effect"
+ *
+ * export const DynamoDBLive = DynamoDB.layer({ region: "eu-west-1" }).pipe(Layer.provide(Credentials.layer()))
+ * ```
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = (
-  options: Omit<Options, "region"> = {}
-): Layer.Layer<DynamoDB, AwsError.ConfigurationError, Credentials.Credentials> =>
-  Layer.scoped(
-    DynamoDB,
-    Effect.gen(function*() {
-      const region = yield* ManagedClient.regionConfig
-      const endpoint = options.endpoint ?? Option.getOrUndefined(yield* ManagedClient.endpointConfig("DYNAMODB"))
-      return yield* make({ ...options, region, endpoint })
-    })
-  )
+export const layer: (options: Options) => Layer.Layer<DynamoDB, AwsError.ConfigurationError, Credentials.Credentials> =
+  clients.layer
+
+/**
+ * `layer` with its options as `Config`s: the region defaults to `AWS_REGION` (then `AWS_DEFAULT_REGION`), the
+ * endpoint to `AWS_ENDPOINT_URL_DYNAMODB` (then `AWS_ENDPOINT_URL`), as the SDK reads them.
+ *
+ * @example
+ * ```ts
+ * import { Credentials } from "@aws-resilience/core"
+ * import { DynamoDB } from "@aws-resilience/dynamodb"
+ * import { Config, Layer } from "effect"
+ *
+ * export const DynamoDBLive = DynamoDB.layerConfig({ drainTimeout: Config.succeed("5 seconds") }).pipe(
+ *   Layer.provide(Credentials.layerConfig())
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: (
+  options?: ManagedClient.ClientConfigOptions<Options["clientConfig"]>
+) => Layer.Layer<DynamoDB, AwsError.ConfigurationError, Credentials.Credentials> = clients.layerConfig
 
 const sendWith = <I, O>(command: Resilience.Command<I, O>): Effect.Effect<O, AwsError.AwsError, DynamoDB> =>
   Effect.flatMap(DynamoDB, Resilience.send(command))

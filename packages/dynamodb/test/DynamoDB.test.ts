@@ -1,4 +1,4 @@
-import { AwsError, Credentials } from "@aws-resilience/core"
+import { AwsError, Credentials, CredentialsProvider } from "@aws-resilience/core"
 import { GroundTruth, LocalAws } from "@aws-resilience/testkit"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { HttpResponse } from "@smithy/protocol-http"
@@ -150,7 +150,7 @@ describe("DynamoDBError", () => {
       Effect.provide(
         DynamoDB.layer({ region: "us-east-1", clientConfig: { requestHandler } }).pipe(
           Layer.provide(Credentials.layer({
-            provider: Credentials.fromStatic({ accessKeyId: "AKIATEST", secretAccessKey: Redacted.make("s") })
+            provider: CredentialsProvider.fromStatic({ accessKeyId: "AKIATEST", secretAccessKey: Redacted.make("s") })
           }))
         )
       )

@@ -38,8 +38,8 @@ layer(Live, { excludeTestServices: true })("EventStore", (it) => {
   it.effect("put is idempotent, and a different event under the same id is a conflict", () =>
     withStore((store) =>
       Effect.gen(function*() {
-        assert.deepStrictEqual(yield* store.put(event(1)), { id: "e-1", stored: "new" })
-        assert.deepStrictEqual(yield* store.put(event(1)), { id: "e-1", stored: "already" })
+        assert.deepStrictEqual(yield* store.put(event(1)), { _tag: "Stored", id: "e-1" })
+        assert.deepStrictEqual(yield* store.put(event(1)), { _tag: "AlreadyStored", id: "e-1" })
         const conflict = yield* Effect.flip(store.put(event(1, 99)))
         assert.strictEqual(conflict._tag, "EventConflictError")
         assert.deepStrictEqual(yield* store.get("e-1"), Option.some(event(1)))
@@ -126,7 +126,7 @@ layer(Live, { excludeTestServices: true })("EventStore", (it) => {
             rules: [{ service: "dynamodb", operation: "UpdateItem", fault: "lostResponse", probability: 1, times: 1 }]
           }
         })
-        assert.deepStrictEqual(report.exit, Exit.succeed({ id: "e-7", stored: "already" as const }))
+        assert.deepStrictEqual(report.exit, Exit.succeed({ _tag: "AlreadyStored" as const, id: "e-7" }))
         assert.strictEqual(report.requests.byOutcome.lostResponse, 1)
         const items = yield* GroundTruth.scanTable(store.tableName)
         assert.strictEqual(items.length, 1)
@@ -138,7 +138,7 @@ layer(Live, { excludeTestServices: true })("EventStore", (it) => {
     Effect.gen(function*() {
       const store = yield* Events
       yield* store.ensureTable
-      assert.deepStrictEqual(yield* store.put(event(1)), { id: "e-1", stored: "new" })
+      assert.deepStrictEqual(yield* store.put(event(1)), { _tag: "Stored", id: "e-1" })
     }).pipe(
       Effect.provide(EventStore.layer(Events, { tableName: `typed-${Date.now().toString(36)}`, schema: Event }))
     ))

@@ -3,7 +3,7 @@
  * client talks to a request handler that answers, in turn, with DynamoDB's exact responses (or loses the response,
  * as a reset socket does) and records every request body the SDK serialized.
  */
-import { Credentials, RetryPolicy } from "@aws-resilience/core"
+import { Credentials, CredentialsProvider, RetryPolicy } from "@aws-resilience/core"
 import { assert, describe, it } from "@effect/vitest"
 import { type HttpRequest, HttpResponse } from "@smithy/protocol-http"
 import { Effect, FastCheck as fc, Layer, Redacted } from "effect"
@@ -62,7 +62,7 @@ const layerFor = (requestHandler: ReturnType<typeof recordingHandler>["requestHa
   Layer.merge(
     DynamoDB.layer({ region: "us-east-1", clientConfig: { requestHandler } }).pipe(
       Layer.provide(Credentials.layer({
-        provider: Credentials.fromStatic({ accessKeyId: "AKIATEST", secretAccessKey: Redacted.make("s") })
+        provider: CredentialsProvider.fromStatic({ accessKeyId: "AKIATEST", secretAccessKey: Redacted.make("s") })
       }))
     ),
     // No backoff: the property is about what is sent, not when.
