@@ -92,6 +92,15 @@ export const container = (
 /**
  * Assumes a role through STS, signing with `source` (default: the Node chain).
  *
+ * @example
+ * ```ts
+ * import { Credentials, CredentialsProvider } from "@aws-resilience/core"
+ *
+ * export const CredentialsLive = Credentials.layer({
+ *   provider: CredentialsProvider.assumeRole({ roleArn: "arn:aws:iam::123456789012:role/app", duration: "1 hour" })
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */

@@ -76,6 +76,16 @@ export interface EventCodec<A> {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { EventCodec } from "@aws-resilience/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const codec = EventCodec.make(Schema.Struct({ id: Schema.String, total: Schema.Number }))
+ * // Fails with an InvalidEventError naming `total`.
+ * export const rejected = codec.encode({ id: "o-1", total: Number.NaN } as never).pipe(Effect.flip)
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */

@@ -57,7 +57,7 @@ const durations = new Map<
  * @since 0.1.0
  * @category metrics
  */
-export const callDuration = (service: string, operation: string) => {
+export const callDuration = (service: string, operation: string): Metric.Metric.Histogram<Duration.Duration> => {
   const id = `${service}.${operation}`
   let metric = durations.get(id)
   if (metric === undefined) {

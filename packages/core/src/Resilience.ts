@@ -163,7 +163,22 @@ export const execute: {
 })
 
 /**
- * Sends one SDK command, e.g. `Resilience.send(client, new PutItemCommand(input))`.
+ * Sends one SDK command through a managed client with the policy in context; the output type is the command's.
+ *
+ * @example
+ * ```ts
+ * import { type ManagedClient, Resilience } from "@aws-resilience/core"
+ * import { GetCallerIdentityCommand, type STSClient } from "@aws-sdk/client-sts"
+ * import { Context, Effect } from "effect"
+ *
+ * class STS extends Context.Tag("app/STS")<STS, ManagedClient.ManagedClient<STSClient>>() {}
+ *
+ * export const whoAmI = Effect.gen(function*() {
+ *   const sts = yield* STS
+ *   const identity = yield* Resilience.send(sts, new GetCallerIdentityCommand({}))
+ *   return identity.Arn
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category combinators

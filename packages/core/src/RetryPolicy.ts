@@ -109,6 +109,19 @@ export const make = (options: Options = {}): Policy => {
 export const standard: Policy = make()
 
 /**
+ * Provides a policy to every call below it; without one, calls use the standard mode with `AWS_MAX_ATTEMPTS`.
+ *
+ * @example
+ * ```ts
+ * import { AwsError, RetryPolicy } from "@aws-resilience/core"
+ *
+ * // Five attempts, and never retry a request that may have been processed.
+ * export const Cautious = RetryPolicy.layer({
+ *   maxAttempts: 5,
+ *   isRetryable: (error) => RetryPolicy.defaultIsRetryable(error) && AwsError.isRejectedBeforeProcessing(error)
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */

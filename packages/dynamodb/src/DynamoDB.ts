@@ -10,25 +10,33 @@ import {
   type AttributeValue,
   BatchWriteItemCommand,
   type BatchWriteItemCommandInput,
+  type BatchWriteItemCommandOutput,
   CreateTableCommand,
   type CreateTableCommandInput,
   DeleteItemCommand,
   type DeleteItemCommandInput,
+  type DeleteItemCommandOutput,
   DescribeTableCommand,
   DynamoDBClient,
   type DynamoDBClientConfig,
   GetItemCommand,
   type GetItemCommandInput,
+  type GetItemCommandOutput,
   PutItemCommand,
   type PutItemCommandInput,
+  type PutItemCommandOutput,
   QueryCommand,
   type QueryCommandInput,
+  type QueryCommandOutput,
   ScanCommand,
   type ScanCommandInput,
+  type ScanCommandOutput,
   TransactWriteItemsCommand,
   type TransactWriteItemsCommandInput,
+  type TransactWriteItemsCommandOutput,
   UpdateItemCommand,
-  type UpdateItemCommandInput
+  type UpdateItemCommandInput,
+  type UpdateItemCommandOutput
 } from "@aws-sdk/client-dynamodb"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
@@ -127,40 +135,55 @@ const sendWith = <I, O>(command: Resilience.Command<I, O>): Effect.Effect<O, Aws
  * @since 0.1.0
  * @category operations
  */
-export const putItem = (input: PutItemCommandInput) =>
+export const putItem = (
+  input: PutItemCommandInput
+): Effect.Effect<PutItemCommandOutput, AwsError.AwsError | DynamoDBError.ConditionalCheckFailedError, DynamoDB> =>
   DynamoDBError.refineCondition(sendWith(new PutItemCommand(input)))
 
 /**
  * @since 0.1.0
  * @category operations
  */
-export const getItem = (input: GetItemCommandInput) => sendWith(new GetItemCommand(input))
+export const getItem = (input: GetItemCommandInput): Effect.Effect<GetItemCommandOutput, AwsError.AwsError, DynamoDB> =>
+  sendWith(new GetItemCommand(input))
 
 /**
  * @since 0.1.0
  * @category operations
  */
-export const deleteItem = (input: DeleteItemCommandInput) =>
-  DynamoDBError.refineCondition(sendWith(new DeleteItemCommand(input)))
+export const deleteItem = (
+  input: DeleteItemCommandInput
+): Effect.Effect<
+  DeleteItemCommandOutput,
+  AwsError.AwsError | DynamoDBError.ConditionalCheckFailedError,
+  DynamoDB
+> => DynamoDBError.refineCondition(sendWith(new DeleteItemCommand(input)))
 
 /**
  * @since 0.1.0
  * @category operations
  */
-export const updateItem = (input: UpdateItemCommandInput) =>
-  DynamoDBError.refineCondition(sendWith(new UpdateItemCommand(input)))
+export const updateItem = (
+  input: UpdateItemCommandInput
+): Effect.Effect<
+  UpdateItemCommandOutput,
+  AwsError.AwsError | DynamoDBError.ConditionalCheckFailedError,
+  DynamoDB
+> => DynamoDBError.refineCondition(sendWith(new UpdateItemCommand(input)))
 
 /**
  * @since 0.1.0
  * @category operations
  */
-export const query = (input: QueryCommandInput) => sendWith(new QueryCommand(input))
+export const query = (input: QueryCommandInput): Effect.Effect<QueryCommandOutput, AwsError.AwsError, DynamoDB> =>
+  sendWith(new QueryCommand(input))
 
 /**
  * @since 0.1.0
  * @category operations
  */
-export const scan = (input: ScanCommandInput) => sendWith(new ScanCommand(input))
+export const scan = (input: ScanCommandInput): Effect.Effect<ScanCommandOutput, AwsError.AwsError, DynamoDB> =>
+  sendWith(new ScanCommand(input))
 
 /**
  * Runs a write transaction. Unless the caller gives a `ClientRequestToken`, each run of the returned effect draws
@@ -170,7 +193,13 @@ export const scan = (input: ScanCommandInput) => sendWith(new ScanCommand(input)
  * @since 0.1.0
  * @category operations
  */
-export const transactWriteItems = (input: TransactWriteItemsCommandInput) =>
+export const transactWriteItems = (
+  input: TransactWriteItemsCommandInput
+): Effect.Effect<
+  TransactWriteItemsCommandOutput,
+  AwsError.AwsError | DynamoDBError.TransactionCanceledError,
+  DynamoDB
+> =>
   DynamoDBError.refineTransaction(
     Effect.suspend(() =>
       sendWith(
@@ -183,7 +212,9 @@ export const transactWriteItems = (input: TransactWriteItemsCommandInput) =>
  * @since 0.1.0
  * @category operations
  */
-export const batchWriteItem = (input: BatchWriteItemCommandInput) => sendWith(new BatchWriteItemCommand(input))
+export const batchWriteItem = (
+  input: BatchWriteItemCommandInput
+): Effect.Effect<BatchWriteItemCommandOutput, AwsError.AwsError, DynamoDB> => sendWith(new BatchWriteItemCommand(input))
 
 /**
  * Creates a table and waits until it is active. An existing table is left as it is.
