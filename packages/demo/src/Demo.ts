@@ -204,7 +204,7 @@ export const run = (
         const event = makeEvent(i)
         const t0 = performance.now()
         const put = yield* store.put(event)
-        if (put.stored === "already") alreadyStored++
+        if (put._tag === "AlreadyStored") alreadyStored++
         yield* queue.enqueue(event)
         succeeded.add(event.id)
         latencies.push(performance.now() - t0)

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { AwsError, Credentials, RetryBudget } from "@aws-resilience/core"
+import type { AwsError, Credentials } from "@aws-resilience/core"
 import { ManagedClient, Resilience } from "@aws-resilience/core"
 import {
   ChangeMessageVisibilityCommand,
@@ -28,12 +28,12 @@ import {
   SendMessageCommand,
   type SendMessageCommandInput,
   type SendMessageCommandOutput,
-  SQSClient
+  SQSClient,
+  type SQSClientConfig
 } from "@aws-sdk/client-sqs"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 
 /**
@@ -45,75 +45,62 @@ import type * as Scope from "effect/Scope"
 export class SQS extends Context.Tag("@aws-resilience/sqs/SQS")<SQS, ManagedClient.ManagedClient<SQSClient>>() {}
 
 /**
+ * What the SQS client takes: the region, an endpoint, the retry budget, the drain timeout, and anything else for
+ * the SDK's `SQSClient` (`clientConfig`).
+ *
  * @since 0.1.0
  * @category models
  */
-export interface Options {
-  readonly region: string
-  /** An explicit endpoint. Without it the SDK reads `AWS_ENDPOINT_URL_SQS`, then `AWS_ENDPOINT_URL`. */
-  readonly endpoint?: string | undefined
-  /** The retry budget shared by every call through this client. */
-  readonly budget?: RetryBudget.Options | undefined
-}
+export interface Options extends
+  ManagedClient.ClientOptions<
+    Omit<SQSClientConfig, "region" | "credentials" | "maxAttempts" | "endpoint" | "systemClockOffset">
+  >
+{}
+
+// Behind a configured endpoint queue URLs are not used as endpoints: local servers such as fauxqs answer queue URLs
+// on hosts that may not resolve.
+const clients = ManagedClient.factory(SQS, {
+  service: "sqs",
+  serviceId: "SQS",
+  build: (config, clientConfig: Options["clientConfig"]) =>
+    new SQSClient({
+      ...clientConfig,
+      ...config,
+      ...(config.endpoint !== undefined ? { useQueueUrlAsEndpoint: false } : {})
+    })
+})
 
 /**
- * @since 0.1.0
- * @category models
- */
-export interface ConfigOptions {
-  readonly budget?: RetryBudget.Options | undefined
-}
-
-/**
- * Builds the client. Behind a configured endpoint (explicit or from the environment) queue URLs are not used as
- * endpoints, since local servers such as fauxqs answer queue URLs on hosts that may not resolve.
+ * Builds the client; bad settings fail here with a `ConfigurationError` naming them.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
+export const make: (
   options: Options
-): Effect.Effect<
+) => Effect.Effect<
   ManagedClient.ManagedClient<SQSClient>,
   AwsError.ConfigurationError,
   Credentials.Credentials | Scope.Scope
-> =>
-  Effect.gen(function*() {
-    const endpointConfigured = options.endpoint !== undefined
-    return yield* ManagedClient.make({
-      service: "sqs",
-      region: options.region,
-      endpoint: options.endpoint,
-      budget: options.budget,
-      build: (config) => new SQSClient(endpointConfigured ? { ...config, useQueueUrlAsEndpoint: false } : config)
-    })
-  })
+> = clients.make
 
 /**
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<SQS, AwsError.ConfigurationError, Credentials.Credentials> =>
-  Layer.scoped(SQS, make(options))
+export const layer: (options: Options) => Layer.Layer<SQS, AwsError.ConfigurationError, Credentials.Credentials> =
+  clients.layer
 
 /**
- * Reads the region as the SDK does (`AWS_REGION`, a missing one is a `ConfigurationError` naming it), and the
- * endpoint the SDK would read (`AWS_ENDPOINT_URL_SQS`, then `AWS_ENDPOINT_URL`).
+ * `layer` with its options as `Config`s: the region defaults to `AWS_REGION` (then `AWS_DEFAULT_REGION`), the
+ * endpoint to `AWS_ENDPOINT_URL_SQS` (then `AWS_ENDPOINT_URL`), as the SDK reads them.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = (
-  options: ConfigOptions = {}
-): Layer.Layer<SQS, AwsError.ConfigurationError, Credentials.Credentials> =>
-  Layer.scoped(
-    SQS,
-    Effect.gen(function*() {
-      const region = yield* ManagedClient.regionConfig
-      const endpoint = Option.getOrUndefined(yield* ManagedClient.endpointConfig("SQS"))
-      return yield* make({ region, endpoint, budget: options.budget })
-    })
-  )
+export const layerConfig: (
+  options?: ManagedClient.ClientConfigOptions<Options["clientConfig"]>
+) => Layer.Layer<SQS, AwsError.ConfigurationError, Credentials.Credentials> = clients.layerConfig
 
 /**
  * @since 0.1.0

@@ -1,2 +1,9 @@
+/**
+ * @since 0.1.0
+ */
 export * as EventQueue from "./EventQueue.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as SQS from "./SQS.js"

@@ -1,6 +1,16 @@
 /**
  * @since 0.1.0
  */
+export * as Arbitraries from "./Arbitraries.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CredentialEvent from "./CredentialEvent.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as CredentialsAuthority from "./CredentialsAuthority.js"
 
 /**
@@ -16,22 +26,12 @@ export * as Gateway from "./Gateway.js"
 /**
  * @since 0.1.0
  */
+export * as GroundTruth from "./GroundTruth.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as LocalAws from "./LocalAws.js"
-
-/**
- * @since 0.1.0
- */
-export * as StackError from "./StackError.js"
-
-/**
- * @since 0.1.0
- */
-export * as Arbitraries from "./Arbitraries.js"
-
-/**
- * @since 0.1.0
- */
-export * as CredentialEvent from "./CredentialEvent.js"
 
 /**
  * @since 0.1.0
@@ -41,4 +41,4 @@ export * as Scenario from "./Scenario.js"
 /**
  * @since 0.1.0
  */
-export * as GroundTruth from "./GroundTruth.js"
+export * as StackError from "./StackError.js"

@@ -2,10 +2,10 @@
  * The testkit catching a bug: a naive program (a bare SDK client, no refresh) fails when its credentials are
  * rotated, and the same work through the core layers recovers under the same plan.
  */
-import { Credentials, ManagedClient, Resilience, RetryPolicy } from "@aws-resilience/core"
+import { AwsConfig, Credentials, ManagedClient, Resilience, RetryPolicy } from "@aws-resilience/core"
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Exit, FastCheck as fc, Layer } from "effect"
+import { Config, Effect, Exit, FastCheck as fc, Layer } from "effect"
 import { Arbitraries, LocalAws, Scenario } from "../src/index.js"
 import type { CredentialEvent } from "../src/index.js"
 import { directDynamoDB, unique } from "./utils.js"
@@ -50,7 +50,7 @@ const naive = (tableName: string) =>
 /** The same work through the core layers, configured only from the environment the stack sets. */
 const resilient = (tableName: string) =>
   Effect.gen(function*() {
-    const region = yield* ManagedClient.regionConfig
+    const region = yield* Config.unwrap(AwsConfig.region)
     const client = yield* ManagedClient.make({
       service: "dynamodb",
       region,
