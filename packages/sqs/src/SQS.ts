@@ -33,7 +33,7 @@ import {
 } from "@aws-sdk/client-sqs"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 
 /**
