@@ -32,7 +32,7 @@ const program = Effect.gen(function*() {
   const singles = Effect.forEach(events(), (event) => queue.enqueue(event), { discard: true })
   const batched = (concurrency: number) =>
     Effect.flatMap(queue.enqueueBatch(events(), { concurrency }), (outcomes) => {
-      const failed = outcomes.filter((o) => o.status !== "sent").length
+      const failed = outcomes.filter((o) => o._tag !== "Sent").length
       return failed === 0 ? Effect.void : Effect.dieMessage(`${failed} entries were not sent`)
     })
 

@@ -7,38 +7,23 @@
  *
  * @since 0.1.0
  */
-import { AwsError, EventCodec, Resilience, RetryPolicy } from "@aws-resilience/core"
-import {
-  ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
-  GetQueueAttributesCommand,
-  type Message,
-  type MessageAttributeValue,
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
-  type SendMessageBatchRequestEntry,
-  SendMessageCommand
-} from "@aws-sdk/client-sqs"
-import * as Cause from "effect/Cause"
+import type { AwsError, EventCodec } from "@aws-resilience/core"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
-import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
-import * as FiberSet from "effect/FiberSet"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
-import * as Mailbox from "effect/Mailbox"
-import * as Option from "effect/Option"
 import * as Pipeable from "effect/Pipeable"
 import * as Predicate from "effect/Predicate"
-import * as Queue from "effect/Queue"
 import type * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
-import { SQS } from "./SQS.js"
+import type * as Stream from "effect/Stream"
+import type * as EventQueueError from "./EventQueueError.js"
+import * as batchSender from "./internal/batchSender.js"
+import * as consumer from "./internal/consumer.js"
+import * as queueSettings from "./internal/queueSettings.js"
+import * as SQS from "./SQS.js"
 
 /**
  * @since 0.1.0
@@ -53,43 +38,13 @@ export const TypeId: unique symbol = Symbol.for("@aws-resilience/sqs/EventQueue"
 export type TypeId = typeof TypeId
 
 /**
- * Brands the errors of this module.
- *
- * @since 0.1.0
- * @category type ids
- */
-export const ErrorTypeId: unique symbol = Symbol.for("@aws-resilience/sqs/EventQueue/Error")
-
-/**
- * @since 0.1.0
- * @category type ids
- */
-export type ErrorTypeId = typeof ErrorTypeId
-
-/**
- * The SQS limit on one message (body plus attributes) and on one batch: 256 KiB.
- *
- * @since 0.1.0
- * @category models
- */
-export const defaultMaxMessageSize = 262_144
-
-/**
- * At most this many entries go in one `SendMessageBatch`, and one `ReceiveMessage` returns at most this many.
- *
- * @since 0.1.0
- * @category models
- */
-export const maxBatchEntries = 10
-
-/**
  * How many receives `consume` gives a failing message on a queue without a redrive policy: the SQS console's
  * default for a redrive policy.
  *
  * @since 0.1.0
  * @category models
  */
-export const defaultMaxReceiveCount = 10
+export const defaultMaxReceiveCount: number = consumer.defaultMaxReceiveCount
 
 /**
  * The default handler timeout of `consume`, in visibility timeouts.
@@ -97,7 +52,7 @@ export const defaultMaxReceiveCount = 10
  * @since 0.1.0
  * @category models
  */
-export const defaultHandlerTimeoutVisibilityTimeouts = 3
+export const defaultHandlerTimeoutVisibilityTimeouts: number = consumer.defaultHandlerTimeoutVisibilityTimeouts
 
 /**
  * @since 0.1.0
@@ -115,7 +70,7 @@ export interface Options<A, I> {
   readonly visibilityTimeout?: Duration.DurationInput | undefined
   /** Long-polling wait of each receive, at most 20 s. Default 20 s. */
   readonly waitTime?: Duration.DurationInput | undefined
-  /** Largest message, and largest batch, in bytes as SQS counts them. Default 262,144 (256 KiB). */
+  /** Largest message, and largest batch, in bytes as SQS counts them. Default `SQS.defaultMaxMessageSize` (256 KiB). */
   readonly maxMessageSize?: number | undefined
 }
 
@@ -157,9 +112,9 @@ export declare namespace BatchOutcome {
    * @category models
    */
   export interface Sent {
+    readonly _tag: "Sent"
     readonly index: number
     readonly id: string
-    readonly status: "sent"
     readonly messageId: string
   }
   /**
@@ -169,10 +124,10 @@ export declare namespace BatchOutcome {
    * @category models
    */
   export interface Rejected {
+    readonly _tag: "Rejected"
     readonly index: number
     readonly id?: string | undefined
-    readonly status: "rejected"
-    readonly error: EventCodec.InvalidEventError | MessageTooLargeError
+    readonly error: EventCodec.InvalidEventError | EventQueueError.MessageTooLargeError
   }
   /**
    * Not known to be accepted: the whole request failed (`AwsError`), or SQS failed the entry (`BatchEntryError`),
@@ -182,10 +137,10 @@ export declare namespace BatchOutcome {
    * @category models
    */
   export interface Failed {
+    readonly _tag: "Failed"
     readonly index: number
     readonly id: string
-    readonly status: "failed"
-    readonly error: AwsError.AwsError | BatchEntryError | MaybeSentError
+    readonly error: AwsError.AwsError | EventQueueError.BatchEntryError | EventQueueError.MaybeSentError
     /**
      * True when SQS may have accepted the entry in any of its attempts (a lost response, a reset connection, a 5xx,
      * or an entry missing from the response), even if a later attempt was refused: resending it may duplicate it,
@@ -313,7 +268,7 @@ export declare namespace Consumed {
     readonly _tag: "TimedOut"
     readonly id: string
     readonly messageId: string
-    readonly error: HandlerTimeoutError
+    readonly error: EventQueueError.HandlerTimeoutError
   }
   /**
    * FIFO only: an earlier message of its group in the same receive was not processed (`blockedBy`), so this one
@@ -344,7 +299,7 @@ export declare namespace Consumed {
     readonly receiveCount: number
     readonly deadLetterQueueUrl?: string | undefined
     readonly body: string
-    readonly error: E | EventCodec.InvalidEventError | HandlerTimeoutError
+    readonly error: E | EventCodec.InvalidEventError | EventQueueError.HandlerTimeoutError
   }
 }
 
@@ -365,11 +320,11 @@ export interface EventQueue<A> extends Pipeable.Pipeable {
    */
   readonly enqueue: (
     event: A
-  ) => Effect.Effect<Enqueued, EventCodec.InvalidEventError | MessageTooLargeError | AwsError.AwsError>
+  ) => Effect.Effect<Enqueued, EventCodec.InvalidEventError | EventQueueError.MessageTooLargeError | AwsError.AwsError>
   /**
    * Sends many events in batches and reports each one, in input order. It never fails as a whole, and never sends
    * an entry twice within one call: on a standard queue a request that may have reached SQS is not resent, and
-   * its entries are reported `failed` with `maybeSent: true`. On a FIFO queue such a request is retried, as the
+   * its entries are reported `Failed` with `maybeSent: true`. On a FIFO queue such a request is retried, as the
    * deduplication id makes that safe, and an entry whose attempts all fail is still `maybeSent` if any of them may
    * have reached SQS. The policy's `maxAttempts` bounds the attempts of each batch, whole or entry by entry.
    */
@@ -390,648 +345,43 @@ export interface EventQueue<A> extends Pipeable.Pipeable {
 }
 
 /**
- * An encoded event over the size limit. Nothing was sent.
- *
- * @since 0.1.0
- * @category errors
- */
-export class MessageTooLargeError extends Data.TaggedError("MessageTooLargeError")<{
-  readonly id: string
-  readonly size: number
-  readonly limit: number
-}> {
-  readonly [ErrorTypeId]: ErrorTypeId = ErrorTypeId
-  override get message(): string {
-    return `event ${this.id} is ${this.size} bytes as an SQS message, over the limit of ${this.limit} bytes`
-  }
-}
-
-/**
- * SQS refused one entry of a batch. `senderFault` entries are never retried; the others were, until the policy
- * gave up.
- *
- * @since 0.1.0
- * @category errors
- */
-export class BatchEntryError extends Data.TaggedError("BatchEntryError")<{
-  readonly code: string
-  readonly reason: string
-  readonly senderFault: boolean
-}> {
-  readonly [ErrorTypeId]: ErrorTypeId = ErrorTypeId
-  override get message(): string {
-    return `sqs.SendMessageBatch: entry failed (${this.code}${this.senderFault ? ", sender fault" : ""})` +
-      (this.reason ? `: ${this.reason}` : "")
-  }
-}
-
-/**
- * An attempt to send the entry failed in a way that may have reached SQS after all (5xx, reset connection, lost
- * response): the entry may have been sent. `cause` is that attempt's error; `lastError`, when another attempt came
- * after it, is the error of the last one. On a standard queue such a request is not resent, so that the entry is
- * not sent twice.
- *
- * @since 0.1.0
- * @category errors
- */
-export class MaybeSentError extends Data.TaggedError("MaybeSentError")<{
-  readonly cause: AwsError.AwsError
-  readonly lastError?: AwsError.AwsError | BatchEntryError | undefined
-}> {
-  readonly [ErrorTypeId]: ErrorTypeId = ErrorTypeId
-  override get message(): string {
-    return `sqs.SendMessageBatch: outcome unknown, the entry may have been sent: ${this.cause.message}` +
-      (this.lastError !== undefined ? `; the last attempt failed: ${this.lastError.message}` : "")
-  }
-}
-
-/**
- * A handler of `consume` ran longer than its timeout; it was interrupted and its message made visible again.
- *
- * @since 0.1.0
- * @category errors
- */
-export class HandlerTimeoutError extends Data.TaggedError("HandlerTimeoutError")<{
-  readonly id: string
-  readonly messageId: string
-  readonly timeout: Duration.Duration
-}> {
-  readonly [ErrorTypeId]: ErrorTypeId = ErrorTypeId
-  override get message(): string {
-    return `the handler of event ${this.id} (message ${this.messageId}) did not end within ` +
-      `${Duration.format(this.timeout)}; it was interrupted and the message released`
-  }
-}
-
-/**
  * @since 0.1.0
  * @category guards
  */
 export const isEventQueue = (u: unknown): u is EventQueue<unknown> => Predicate.hasProperty(u, TypeId)
 
 /**
- * True for any error of this module.
- *
- * @since 0.1.0
- * @category guards
- */
-export const isEventQueueError = (
-  u: unknown
-): u is MessageTooLargeError | BatchEntryError | MaybeSentError | HandlerTimeoutError =>
-  Predicate.hasProperty(u, ErrorTypeId)
-
-/**
- * @since 0.1.0
- * @category guards
- */
-export const isMessageTooLargeError = (u: unknown): u is MessageTooLargeError =>
-  isEventQueueError(u) && u._tag === "MessageTooLargeError"
-
-/**
- * @since 0.1.0
- * @category guards
- */
-export const isBatchEntryError = (u: unknown): u is BatchEntryError =>
-  isEventQueueError(u) && u._tag === "BatchEntryError"
-
-/**
- * @since 0.1.0
- * @category guards
- */
-export const isMaybeSentError = (u: unknown): u is MaybeSentError => isEventQueueError(u) && u._tag === "MaybeSentError"
-
-/**
- * @since 0.1.0
- * @category guards
- */
-export const isHandlerTimeoutError = (u: unknown): u is HandlerTimeoutError =>
-  isEventQueueError(u) && u._tag === "HandlerTimeoutError"
-
-/**
- * The size of a message as SQS counts it against its limit: the body's UTF-8 bytes plus, for each attribute, its
- * name, data type and value.
- *
- * @since 0.1.0
- * @category utils
- */
-export const messageSize = (
-  body: string,
-  attributes: Readonly<Record<string, MessageAttributeValue>> = {}
-): number => {
-  let size = Buffer.byteLength(body, "utf8")
-  for (const [name, attribute] of Object.entries(attributes)) {
-    size += Buffer.byteLength(name, "utf8") + Buffer.byteLength(attribute.DataType ?? "", "utf8")
-    if (attribute.StringValue !== undefined) size += Buffer.byteLength(attribute.StringValue, "utf8")
-    if (attribute.BinaryValue !== undefined) size += attribute.BinaryValue.byteLength
-  }
-  return size
-}
-
-interface Prepared {
-  readonly index: number
-  readonly id: string
-  readonly body: string
-  readonly size: number
-  readonly groupId: string | undefined
-}
-
-// One entry of a batch on its way: its last error, and the failure of an earlier attempt that may have reached SQS
-// with it, which stays true of it whatever the later attempts bring.
-interface Attempt {
-  readonly entry: Prepared
-  readonly error: AwsError.AwsError | BatchEntryError | undefined
-  readonly reachedBy: AwsError.AwsError | undefined
-}
-
-const failedOutcome = (
-  { entry, reachedBy }: Attempt,
-  error: AwsError.AwsError | BatchEntryError
-): BatchOutcome.Failed => ({
-  index: entry.index,
-  id: entry.id,
-  status: "failed",
-  error: reachedBy === undefined
-    ? error
-    : new MaybeSentError({ cause: reachedBy, ...(error !== reachedBy ? { lastError: error } : {}) }),
-  maybeSent: reachedBy !== undefined
-})
-
-const clampSeconds = (duration: Duration.DurationInput, min: number, max: number): number =>
-  Math.min(max, Math.max(min, Math.ceil(Duration.toSeconds(Duration.decode(duration)))))
-
-// Greedy, in input order: a new batch starts at 10 entries or when the next entry would pass the byte limit.
-const chunk = (entries: ReadonlyArray<Prepared>, maxBytes: number): Array<Array<Prepared>> => {
-  const chunks: Array<Array<Prepared>> = []
-  let current: Array<Prepared> = []
-  let bytes = 0
-  for (const entry of entries) {
-    if (current.length === maxBatchEntries || (current.length > 0 && bytes + entry.size > maxBytes)) {
-      chunks.push(current)
-      current = []
-      bytes = 0
-    }
-    current.push(entry)
-    bytes += entry.size
-  }
-  if (current.length > 0) chunks.push(current)
-  return chunks
-}
-
-// Whether a `RedrivePolicy` attribute names a dead-letter queue.
-const namesDeadLetterQueue = (policy: string | undefined): boolean => {
-  if (policy === undefined || policy === "") return false
-  try {
-    const parsed: unknown = JSON.parse(policy)
-    return Predicate.hasProperty(parsed, "deadLetterTargetArn") && typeof parsed.deadLetterTargetArn === "string" &&
-      parsed.deadLetterTargetArn.length > 0
-  } catch {
-    return false
-  }
-}
-
-const systemAttributes = [
-  "ApproximateReceiveCount",
-  "SentTimestamp",
-  "MessageGroupId",
-  "MessageDeduplicationId"
-] as const
-
-const metaOf = (message: Message): MessageMeta => {
-  const attributes: Partial<Record<string, string>> = message.Attributes ?? {}
-  const sent = Number(attributes.SentTimestamp)
-  return {
-    messageId: message.MessageId ?? "",
-    receiptHandle: message.ReceiptHandle ?? "",
-    receiveCount: Number(attributes.ApproximateReceiveCount ?? 1),
-    sentAt: Number.isFinite(sent) ? new Date(sent) : undefined,
-    groupId: attributes.MessageGroupId,
-    deduplicationId: attributes.MessageDeduplicationId
-  }
-}
-
-/**
  * Builds an event queue over the SQS client of the context. Nothing is sent until it is used.
+ *
+ * @example
+ * ```ts
+ * import { EventQueue } from "@aws-resilience/sqs"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Order = Schema.Struct({ id: Schema.String, total: Schema.Number })
+ *
+ * // Needs SQS.SQS, e.g. from SQS.layerConfig().
+ * export const program = Effect.gen(function*() {
+ *   const queueUrl = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders.fifo"
+ *   // A FIFO queue: the event's id is its deduplication id, so a retried send is not delivered twice.
+ *   const queue = yield* EventQueue.make({ queueUrl, schema: Order })
+ *   return yield* queue.enqueue({ id: "o-1", total: 42 })
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventQueue<A>, never, SQS> =>
-  Effect.map(SQS, (sqs): EventQueue<A> => {
-    const codec = EventCodec.make(options.schema, options.idOf)
-    const queueUrl = options.queueUrl
-    const fifo = queueUrl.endsWith(".fifo")
-    const limit = options.maxMessageSize ?? defaultMaxMessageSize
-    const visibilitySeconds = clampSeconds(options.visibilityTimeout ?? Duration.seconds(30), 1, 43_200)
-    const waitSeconds = clampSeconds(options.waitTime ?? Duration.seconds(20), 0, 20)
-    const groupOf = options.groupId ?? codec.idOf
-
-    const safeId = (event: A): string | undefined => {
-      try {
-        const id = codec.idOf(event)
-        return typeof id === "string" && id.length > 0 ? id : undefined
-      } catch {
-        return undefined
-      }
-    }
-
-    const prepare = (
-      event: A,
-      index: number
-    ): Effect.Effect<Prepared, EventCodec.InvalidEventError | MessageTooLargeError> =>
-      Effect.flatMap(codec.encode(event), (body): Effect.Effect<
-        Prepared,
-        EventCodec.InvalidEventError | MessageTooLargeError
-      > => {
-        const id = safeId(event)
-        if (id === undefined) {
-          return Effect.fail(
-            new EventCodec.InvalidEventError({
-              direction: "encode",
-              issues: [{ path: "id", message: "the event has no id (a non-empty string from idOf)" }],
-              cause: undefined
-            })
-          )
-        }
-        const size = messageSize(body)
-        if (size > limit) return Effect.fail(new MessageTooLargeError({ id, size, limit }))
-        return Effect.succeed({ index, id, body, size, groupId: fifo ? groupOf(event) : undefined })
-      })
-
-    const fifoFields = (prepared: Prepared) =>
-      fifo ? { MessageGroupId: prepared.groupId, MessageDeduplicationId: prepared.id } : {}
-
-    const enqueue = (event: A) =>
-      Effect.flatMap(prepare(event, 0), (prepared) =>
-        Resilience.send(
-          sqs,
-          new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: prepared.body, ...fifoFields(prepared) })
-        ).pipe(Effect.map((output): Enqueued => ({ id: prepared.id, messageId: output.MessageId ?? "" }))))
-
-    // The failure of one entry, sorted by the same classification as whole calls, so that the policy's schedule
-    // decides whether and when to retry it (throttling codes back off longer).
-    const entryAsAwsError = (error: BatchEntryError, generation: number) =>
-      AwsError.fromCode(error.code, {
-        service: "sqs",
-        operation: "SendMessageBatch",
-        generation,
-        message: error.reason,
-        fault: error.senderFault ? "client" : "server"
-      })
-
-    // Sends one batch, then resends what failed with the policy's backoff: the whole request, or only the entries
-    // SQS failed (not its sender faults). One retry loop drives both, so the policy's attempts bound the chunk and
-    // every entry remembers whether any of its attempts may have reached SQS. Entry ids are input positions, so a
-    // retried entry keeps its id and no entry is in two requests at once. On a standard queue a request that may
-    // have been processed is not resent. The result is the request's failure when the policy gave up on one.
-    const sendChunk = (
-      entries: ReadonlyArray<Prepared>,
-      policy: RetryPolicy.Policy,
-      record: (outcome: BatchOutcome) => void
-    ): Effect.Effect<Option.Option<AwsError.AwsError>> => {
-      // Each request is sent once; the loop below is the one that retries.
-      const once = RetryPolicy.restrict(policy, () => false)
-      let requestFailure: AwsError.AwsError | undefined
-      return Resilience.retryRemaining(
-        sqs,
-        "SendMessageBatch",
-        entries.map((entry): Attempt => ({ entry, error: undefined, reachedBy: undefined })),
-        (pending: ReadonlyArray<Attempt>) =>
-          Effect.gen(function*() {
-            const result = yield* Effect.either(
-              Resilience.send(
-                sqs,
-                new SendMessageBatchCommand({
-                  QueueUrl: queueUrl,
-                  Entries: pending.map(({ entry }): SendMessageBatchRequestEntry => ({
-                    Id: String(entry.index),
-                    MessageBody: entry.body,
-                    ...fifoFields(entry)
-                  }))
-                })
-              ).pipe(Effect.provideService(RetryPolicy.RetryPolicy, once))
-            )
-            if (Either.isLeft(result)) {
-              const error = result.left
-              const reached = AwsError.mayHaveBeenProcessed(error)
-              const failed = pending.map((attempt): Attempt => ({
-                entry: attempt.entry,
-                error,
-                reachedBy: attempt.reachedBy ?? (reached ? error : undefined)
-              }))
-              // A standard queue has no deduplication: only what AWS refused before processing it is resent.
-              if (!fifo && !AwsError.isRejectedBeforeProcessing(error)) {
-                for (const attempt of failed) record(failedOutcome(attempt, error))
-                return yield* Effect.fail(error)
-              }
-              requestFailure = error
-              return Option.some([failed, error] as const)
-            }
-            requestFailure = undefined
-            const byId = new Map(pending.map((attempt) => [String(attempt.entry.index), attempt]))
-            for (const success of result.right.Successful ?? []) {
-              const attempt = byId.get(success.Id ?? "")
-              if (attempt === undefined) continue
-              byId.delete(success.Id!)
-              record({
-                index: attempt.entry.index,
-                id: attempt.entry.id,
-                status: "sent",
-                messageId: success.MessageId ?? ""
-              })
-            }
-            const retry: Array<Attempt & { readonly error: BatchEntryError }> = []
-            for (const failure of result.right.Failed ?? []) {
-              const attempt = byId.get(failure.Id ?? "")
-              if (attempt === undefined) continue
-              byId.delete(failure.Id!)
-              const error = new BatchEntryError({
-                code: failure.Code ?? "Unknown",
-                reason: failure.Message ?? "",
-                senderFault: failure.SenderFault === true
-              })
-              if (error.senderFault) record(failedOutcome(attempt, error))
-              else retry.push({ ...attempt, error })
-            }
-            // An entry the response does not mention may or may not have been sent: report it rather than risk
-            // a duplicate.
-            for (const { entry } of byId.values()) {
-              record({
-                index: entry.index,
-                id: entry.id,
-                status: "failed",
-                error: new BatchEntryError({ code: "MissingFromResponse", reason: "", senderFault: false }),
-                maybeSent: true
-              })
-            }
-            if (retry.length === 0) return Option.none()
-            // Throttling, when any entry was throttled, so the backoff is the longer one.
-            const generation = yield* sqs.generation
-            const errors = retry.map(({ error }) => entryAsAwsError(error, generation))
-            const worst = errors.find((error) => error._tag === "ThrottlingError") ?? errors[0]!
-            return Option.some([retry, worst] as const)
-          })
-      ).pipe(
-        Effect.map((left) => {
-          // The policy or the budget gave up: what is still pending is reported with its last error.
-          if (Option.isNone(left)) return Option.none<AwsError.AwsError>()
-          for (const attempt of left.value[0]) record(failedOutcome(attempt, attempt.error!))
-          return Option.fromNullable(requestFailure)
-        }),
-        Effect.catchAll((fatal) => Effect.succeed(Option.some(fatal)))
-      )
-    }
-
-    const enqueueBatch = (events: Iterable<A>, batchOptions: EnqueueBatchOptions = {}) =>
-      Effect.gen(function*() {
-        const policy = yield* RetryPolicy.current
-        const all = Array.from(events)
-        const outcomes: Array<BatchOutcome | undefined> = Array.from({ length: all.length }, () => undefined)
-        const record = (outcome: BatchOutcome) => {
-          outcomes[outcome.index] = outcome
-        }
-        const ready: Array<Prepared> = []
-        for (let index = 0; index < all.length; index++) {
-          const event = all[index]!
-          const prepared = yield* Effect.either(prepare(event, index))
-          if (Either.isRight(prepared)) {
-            ready.push(prepared.right)
-          } else {
-            const id = safeId(event)
-            record({ index, ...(id !== undefined ? { id } : {}), status: "rejected", error: prepared.left })
-          }
-        }
-        // After a whole-request failure the policy does not retry (a missing queue, access denied, bad
-        // configuration) the other batches would fail alike: they are reported with it instead of being sent.
-        let fatal: AwsError.AwsError | undefined
-        yield* Effect.forEach(
-          chunk(ready, limit),
-          (entries) =>
-            fatal !== undefined
-              ? Effect.sync(() => {
-                for (const entry of entries) {
-                  record({ index: entry.index, id: entry.id, status: "failed", error: fatal!, maybeSent: false })
-                }
-              })
-              : Effect.map(sendChunk(entries, policy, record), (failure) => {
-                if (Option.isSome(failure) && !policy.isRetryable(failure.value)) fatal = failure.value
-              }),
-          { concurrency: batchOptions.concurrency ?? (fifo ? 1 : 4), discard: true }
-        )
-        return outcomes as Array<BatchOutcome>
-      })
-
-    const changeVisibility = (receiptHandle: string, seconds: number) =>
-      Resilience.send(
-        sqs,
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: queueUrl,
-          ReceiptHandle: receiptHandle,
-          VisibilityTimeout: seconds
-        })
-      ).pipe(
-        Effect.catchAll((error) => Effect.logWarning("could not change the visibility of a message", error.message))
-      )
-
-    // Renews the visibility every half timeout, until interrupted when the handler ends.
-    const heartbeat = (receiptHandle: string): Effect.Effect<never> =>
-      Effect.sleep(Duration.millis(visibilitySeconds * 500)).pipe(
-        Effect.zipRight(changeVisibility(receiptHandle, visibilitySeconds)),
-        Effect.forever
-      )
-
-    // Whether the queue has a redrive policy, so that SQS itself moves a message received too often.
-    const hasRedrivePolicy = Resilience.send(
-      sqs,
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["RedrivePolicy"] })
-    ).pipe(Effect.map((output) => namesDeadLetterQueue(output.Attributes?.RedrivePolicy)))
-
-    const consume = <E, R>(
-      handler: (event: A, meta: MessageMeta) => Effect.Effect<unknown, E, R>,
-      consumeOptions: ConsumeOptions = {}
-    ): Stream.Stream<Consumed<E>, AwsError.AwsError, R> =>
-      Stream.unwrapScoped(Effect.gen(function*() {
-        const concurrency = Math.max(1, consumeOptions.concurrency ?? 10)
-        const retrySeconds = consumeOptions.retryDelay === undefined
-          ? undefined
-          : clampSeconds(consumeOptions.retryDelay, 0, 43_200)
-        const handlerTimeout = Duration.decode(
-          consumeOptions.handlerTimeout ??
-            Duration.seconds(visibilitySeconds * defaultHandlerTimeoutVisibilityTimeouts)
-        )
-        const deadLetterQueueUrl = consumeOptions.deadLetterQueueUrl
-        const maxReceiveCount = consumeOptions.maxReceiveCount !== undefined
-          ? Math.max(1, Math.floor(consumeOptions.maxReceiveCount))
-          : (yield* hasRedrivePolicy)
-          ? undefined
-          : defaultMaxReceiveCount
-        const results = yield* Mailbox.make<Consumed<E>, AwsError.AwsError>(concurrency)
-        // One token per message held: a receive asks for no more messages than there are free slots.
-        const slots = yield* Queue.bounded<true>(concurrency)
-        yield* Queue.offerAll(slots, Array.from({ length: concurrency }, () => true as const))
-        const handlers = yield* FiberSet.make<void, never>()
-
-        // Moves a message to the dead-letter queue, if any, then deletes it. False when either failed: the message
-        // comes back, and is removed on a later receive.
-        const remove = (message: Message, meta: MessageMeta): Effect.Effect<boolean> =>
-          Effect.gen(function*() {
-            if (deadLetterQueueUrl !== undefined) {
-              yield* Resilience.send(
-                sqs,
-                new SendMessageCommand({
-                  QueueUrl: deadLetterQueueUrl,
-                  MessageBody: message.Body ?? "",
-                  MessageAttributes: message.MessageAttributes,
-                  ...(deadLetterQueueUrl.endsWith(".fifo")
-                    ? { MessageGroupId: meta.groupId ?? meta.messageId, MessageDeduplicationId: meta.messageId }
-                    : {})
-                })
-              )
-            }
-            yield* Resilience.send(
-              sqs,
-              new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: meta.receiptHandle })
-            )
-            return true
-          }).pipe(
-            Effect.catchAll((error) =>
-              Effect.as(Effect.logWarning("could not remove a message past maxReceiveCount", error.message), false)
-            )
-          )
-
-        // Handles one message whose visibility `beat` renews, and settles it: deleted, removed, or made visible
-        // again after `retryDelay`.
-        const handle = (message: Message, beat: Fiber.RuntimeFiber<never>): Effect.Effect<Consumed<E>, never, R> =>
-          Effect.gen(function*() {
-            const meta = metaOf(message)
-            const decoded = yield* Effect.either(codec.decode(message.Body ?? ""))
-            let failure: Consumed.Failed<E> | Consumed.Undecodable | Consumed.TimedOut
-            let id: string | undefined
-            if (Either.isLeft(decoded)) {
-              failure = { _tag: "Undecodable", messageId: meta.messageId, error: decoded.left }
-            } else {
-              id = safeId(decoded.right) ?? ""
-              // `timeoutOption` interrupts the handler when the time is up.
-              const outcome = yield* Effect.either(handler(decoded.right, meta)).pipe(
-                Effect.timeoutOption(handlerTimeout)
-              )
-              yield* Fiber.interrupt(beat)
-              if (Option.isNone(outcome)) {
-                const error = new HandlerTimeoutError({ id, messageId: meta.messageId, timeout: handlerTimeout })
-                failure = { _tag: "TimedOut", id, messageId: meta.messageId, error }
-              } else if (Either.isLeft(outcome.value)) {
-                failure = { _tag: "Failed", id, messageId: meta.messageId, error: outcome.value.left }
-              } else {
-                // A failed delete only means one more delivery; the handler's work is done.
-                yield* Resilience.send(
-                  sqs,
-                  new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: meta.receiptHandle })
-                ).pipe(
-                  Effect.catchAll((error) => Effect.logWarning("could not delete a processed message", error.message))
-                )
-                return { _tag: "Processed", id, messageId: meta.messageId }
-              }
-            }
-            yield* Fiber.interrupt(beat)
-            if (
-              maxReceiveCount !== undefined && meta.receiveCount >= maxReceiveCount && (yield* remove(message, meta))
-            ) {
-              return {
-                _tag: "DeadLettered",
-                ...(id !== undefined ? { id } : {}),
-                messageId: meta.messageId,
-                receiveCount: meta.receiveCount,
-                ...(deadLetterQueueUrl !== undefined ? { deadLetterQueueUrl } : {}),
-                body: message.Body ?? "",
-                error: failure.error
-              }
-            }
-            const delay = failure._tag === "TimedOut" ? retrySeconds ?? 0 : retrySeconds
-            if (delay !== undefined) yield* changeVisibility(meta.receiptHandle, delay)
-            return failure
-          })
-
-        // The messages of one FIFO group in one receive (or one message of a standard queue), each renewed from the
-        // start and handled in order. After one that was not processed, the rest are made visible again unhandled,
-        // so that SQS delivers them again after it, in order.
-        const handleGroup = (messages: ReadonlyArray<Message>): Effect.Effect<void, never, R> =>
-          Effect.gen(function*() {
-            const beats = yield* Effect.forEach(
-              messages,
-              (message) => Effect.fork(heartbeat(message.ReceiptHandle ?? ""))
-            )
-            for (let index = 0; index < messages.length; index++) {
-              const result = yield* handle(messages[index]!, beats[index]!)
-              yield* results.offer(result)
-              yield* Queue.offer(slots, true)
-              if (result._tag === "Processed" || result._tag === "DeadLettered") continue
-              yield* Effect.forEach(beats.slice(index + 1), Fiber.interrupt, { discard: true })
-              for (const rest of messages.slice(index + 1)) {
-                yield* changeVisibility(rest.ReceiptHandle ?? "", 0)
-                const id = Option.flatMapNullable(yield* Effect.option(codec.decode(rest.Body ?? "")), safeId)
-                yield* results.offer({
-                  _tag: "Released",
-                  ...(Option.isSome(id) ? { id: id.value } : {}),
-                  messageId: rest.MessageId ?? "",
-                  blockedBy: result.messageId
-                })
-                yield* Queue.offer(slots, true)
-              }
-              return
-            }
-          })
-
-        const receive = Effect.gen(function*() {
-          yield* Queue.take(slots)
-          const extra = yield* Queue.takeUpTo(slots, maxBatchEntries - 1)
-          const wanted = 1 + extra.length
-          const output = yield* Resilience.send(
-            sqs,
-            new ReceiveMessageCommand({
-              QueueUrl: queueUrl,
-              MaxNumberOfMessages: wanted,
-              WaitTimeSeconds: waitSeconds,
-              VisibilityTimeout: visibilitySeconds,
-              MessageSystemAttributeNames: [...systemAttributes],
-              // Only to pass them on to the dead-letter queue.
-              ...(deadLetterQueueUrl !== undefined ? { MessageAttributeNames: ["All"] } : {})
-            })
-          )
-          const messages = output.Messages ?? []
-          if (messages.length < wanted) {
-            yield* Queue.offerAll(slots, Array.from({ length: wanted - messages.length }, () => true as const))
-          }
-          // A FIFO queue's messages by group, in the order received; a standard queue's each on its own.
-          const groups = new Map<string | number, Array<Message>>()
-          messages.forEach((message, index) => {
-            const key = fifo ? message.Attributes?.MessageGroupId ?? index : index
-            const group = groups.get(key)
-            if (group === undefined) groups.set(key, [message])
-            else group.push(message)
-          })
-          for (const group of groups.values()) {
-            yield* FiberSet.run(
-              handlers,
-              handleGroup(group).pipe(
-                // A defect in a handler is a bug: it ends the stream, as it would end any Effect.
-                Effect.onError((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : results.failCause(cause))
-              )
-            )
-          }
-        })
-
-        yield* Effect.forkScoped(
-          Effect.forever(receive).pipe(Effect.catchAllCause((cause) => results.failCause(cause)))
-        )
-        return Mailbox.toStream(results)
-      }))
-
+export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventQueue<A>, never, SQS.SQS> =>
+  Effect.map(SQS.SQS, (sqs): EventQueue<A> => {
+    const settings = queueSettings.make(sqs, options)
     return {
       [TypeId]: TypeId,
-      queueUrl,
-      fifo,
-      enqueue,
-      enqueueBatch,
-      consume,
+      queueUrl: settings.queueUrl,
+      fifo: settings.fifo,
+      enqueue: batchSender.enqueue(settings),
+      enqueueBatch: batchSender.enqueueBatch(settings),
+      consume: consumer.consume(settings),
       pipe() {
         // eslint-disable-next-line prefer-rest-params -- as in Effect's own data types
         return Pipeable.pipeArguments(this, arguments)
@@ -1040,8 +390,23 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventQueue<A>,
   })
 
 /**
- * Provides an event queue under the caller's own tag, e.g.
- * `class Orders extends Context.Tag("app/Orders")<Orders, EventQueue.EventQueue<Order>>() {}`.
+ * Provides an event queue under the caller's own tag, so the event type stays typed and two queues never collide.
+ *
+ * @example
+ * ```ts
+ * import { EventQueue } from "@aws-resilience/sqs"
+ * import { Context, Effect, Schema } from "effect"
+ *
+ * const Order = Schema.Struct({ id: Schema.String, total: Schema.Number })
+ * class Orders extends Context.Tag("app/Orders")<Orders, EventQueue.EventQueue<typeof Order.Type>>() {}
+ *
+ * // Needs SQS.SQS, e.g. from SQS.layerConfig().
+ * export const OrdersLive = EventQueue.layer(Orders, {
+ *   queueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/orders",
+ *   schema: Order
+ * })
+ * export const program = Effect.flatMap(Orders, EventQueue.enqueue({ id: "o-1", total: 42 }))
+ * ```
  *
  * @since 0.1.0
  * @category layers
@@ -1049,7 +414,7 @@ export const make = <A, I>(options: Options<A, I>): Effect.Effect<EventQueue<A>,
 export const layer = <Self, A, I>(
   tag: Context.Tag<Self, EventQueue<A>>,
   options: Options<A, I>
-): Layer.Layer<Self, never, SQS> => Layer.effect(tag, make(options))
+): Layer.Layer<Self, never, SQS.SQS> => Layer.effect(tag, make(options))
 
 /**
  * Like `layer`, with the queue URL read from config, e.g. `Config.string("ORDERS_QUEUE_URL")`.
@@ -1060,11 +425,25 @@ export const layer = <Self, A, I>(
 export const layerConfig = <Self, A, I>(
   tag: Context.Tag<Self, EventQueue<A>>,
   options: Omit<Options<A, I>, "queueUrl"> & { readonly queueUrl: Config.Config<string> }
-): Layer.Layer<Self, ConfigError.ConfigError, SQS> =>
+): Layer.Layer<Self, ConfigError.ConfigError, SQS.SQS> =>
   Layer.effect(tag, Effect.flatMap(options.queueUrl, (queueUrl) => make({ ...options, queueUrl })))
 
 /**
  * Sends one event: `EventQueue.enqueue(queue, event)` or `Effect.flatMap(Orders, EventQueue.enqueue(order))`.
+ *
+ * @example
+ * ```ts
+ * import { EventQueue } from "@aws-resilience/sqs"
+ * import { Context, Effect, Schema } from "effect"
+ *
+ * const Order = Schema.Struct({ id: Schema.String, total: Schema.Number })
+ * class Orders extends Context.Tag("app/Orders")<Orders, EventQueue.EventQueue<typeof Order.Type>>() {}
+ *
+ * // Fails with an InvalidEventError, a MessageTooLargeError or an AwsError; nothing is sent for the first two.
+ * export const program = Effect.flatMap(Orders, EventQueue.enqueue({ id: "o-1", total: 42 })).pipe(
+ *   Effect.tap((sent) => Effect.log(`order o-1 is message ${sent.messageId}`))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category combinators
@@ -1074,15 +453,30 @@ export const enqueue: {
     event: NoInfer<A>
   ): (
     self: EventQueue<A>
-  ) => Effect.Effect<Enqueued, EventCodec.InvalidEventError | MessageTooLargeError | AwsError.AwsError>
+  ) => Effect.Effect<Enqueued, EventCodec.InvalidEventError | EventQueueError.MessageTooLargeError | AwsError.AwsError>
   <A>(
     self: EventQueue<A>,
     event: NoInfer<A>
-  ): Effect.Effect<Enqueued, EventCodec.InvalidEventError | MessageTooLargeError | AwsError.AwsError>
+  ): Effect.Effect<Enqueued, EventCodec.InvalidEventError | EventQueueError.MessageTooLargeError | AwsError.AwsError>
 } = dual(2, <A>(self: EventQueue<A>, event: A) => self.enqueue(event))
 
 /**
- * Sends events in batches and reports each one.
+ * Sends events in batches and reports each one, at its position in the input.
+ *
+ * @example
+ * ```ts
+ * import { EventQueue } from "@aws-resilience/sqs"
+ * import { Context, Effect, Schema } from "effect"
+ *
+ * const Order = Schema.Struct({ id: Schema.String, total: Schema.Number })
+ * class Orders extends Context.Tag("app/Orders")<Orders, EventQueue.EventQueue<typeof Order.Type>>() {}
+ *
+ * const orders = [{ id: "o-1", total: 42 }, { id: "o-2", total: 7 }]
+ * // The ids that are safe to send again: failed, and certainly not sent.
+ * export const toResend = Effect.flatMap(Orders, EventQueue.enqueueBatch(orders)).pipe(
+ *   Effect.map((outcomes) => outcomes.flatMap((o) => o._tag === "Failed" && !o.maybeSent ? [o.id] : []))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category combinators
@@ -1104,6 +498,21 @@ export const enqueueBatch: {
 
 /**
  * Consumes the queue with a handler, as a `Stream` of one result per message.
+ *
+ * @example
+ * ```ts
+ * import { EventQueue } from "@aws-resilience/sqs"
+ * import { Context, Effect, Schema, Stream } from "effect"
+ *
+ * const Order = Schema.Struct({ id: Schema.String, total: Schema.Number })
+ * class Orders extends Context.Tag("app/Orders")<Orders, EventQueue.EventQueue<typeof Order.Type>>() {}
+ *
+ * // Runs until interrupted, handling up to 4 messages at once.
+ * export const worker = Effect.flatMap(Orders, (orders) =>
+ *   EventQueue.consume(orders, (order) => Effect.log(`order ${order.id}: ${order.total}`), { concurrency: 4 }).pipe(
+ *     Stream.runForEach((result) => result._tag === "Processed" ? Effect.void : Effect.logWarning(result._tag))
+ *   ))
+ * ```
  *
  * @since 0.1.0
  * @category combinators

@@ -164,3 +164,37 @@ export const getQueueUrl = (
   input: GetQueueUrlCommandInput
 ): Effect.Effect<GetQueueUrlCommandOutput, AwsError.AwsError, SQS> =>
   Effect.flatMap(SQS, (sqs) => Resilience.send(sqs, new GetQueueUrlCommand(input)))
+
+/**
+ * The SQS limit on one message (body plus attributes) and on one batch, 256 KiB: the default `maxMessageSize` of
+ * `EventQueue`.
+ *
+ * @since 0.1.0
+ * @category limits
+ */
+export const defaultMaxMessageSize = 262_144
+
+/**
+ * At most this many entries go in one `SendMessageBatch`, and one `ReceiveMessage` returns at most this many.
+ *
+ * @since 0.1.0
+ * @category limits
+ */
+export const maxBatchEntries = 10
+
+/**
+ * The size of a message as SQS counts it against its limit: the body's UTF-8 bytes plus, for each attribute, its
+ * name, data type and value.
+ *
+ * @since 0.1.0
+ * @category limits
+ */
+export const messageSize = (body: string, attributes: SendMessageCommandInput["MessageAttributes"] = {}): number => {
+  let size = Buffer.byteLength(body, "utf8")
+  for (const [name, attribute] of Object.entries(attributes)) {
+    size += Buffer.byteLength(name, "utf8") + Buffer.byteLength(attribute.DataType ?? "", "utf8")
+    if (attribute.StringValue !== undefined) size += Buffer.byteLength(attribute.StringValue, "utf8")
+    if (attribute.BinaryValue !== undefined) size += attribute.BinaryValue.byteLength
+  }
+  return size
+}

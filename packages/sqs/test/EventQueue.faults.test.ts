@@ -92,19 +92,19 @@ layer(StackWithSqs, { excludeTestServices: true })("EventQueue under faults", (i
         Effect.provide(RetryPolicy.layer({ maxAttempts: 4, baseDelay: "5 millis", throttlingBaseDelay: "5 millis" }))
       )
 
-      const statuses = outcomes.map((o) => `${o.id}:${o.status}`)
+      const statuses = outcomes.map((o) => `${o.id}:${o._tag}`)
       assert.deepStrictEqual(
         statuses,
-        events.map((e) => `${e.id}:${e.id === "e-7" || e.id === "e-17" ? "failed" : "sent"}`)
+        events.map((e) => `${e.id}:${e.id === "e-7" || e.id === "e-17" ? "Failed" : "Sent"}`)
       )
       const senderFault = outcomes[7]!
-      assert.isTrue(senderFault.status === "failed" && senderFault.error._tag === "BatchEntryError")
-      if (senderFault.status === "failed" && senderFault.error._tag === "BatchEntryError") {
+      assert.isTrue(senderFault._tag === "Failed" && senderFault.error._tag === "BatchEntryError")
+      if (senderFault._tag === "Failed" && senderFault.error._tag === "BatchEntryError") {
         assert.isTrue(senderFault.error.senderFault)
       }
       const gaveUp = outcomes[17]!
-      assert.isTrue(gaveUp.status === "failed" && gaveUp.error._tag === "BatchEntryError")
-      if (gaveUp.status === "failed" && gaveUp.error._tag === "BatchEntryError") {
+      assert.isTrue(gaveUp._tag === "Failed" && gaveUp.error._tag === "BatchEntryError")
+      if (gaveUp._tag === "Failed" && gaveUp.error._tag === "BatchEntryError") {
         assert.strictEqual(gaveUp.error.code, "InternalError")
         assert.isFalse(gaveUp.error.senderFault)
       }
@@ -174,7 +174,7 @@ layer(StackWithSqs, { excludeTestServices: true })("EventQueue under faults", (i
         if (!Exit.isSuccess(report.exit)) return
         const sent = [
           ...report.exit.value.singles.flatMap((result) => Either.isRight(result) ? [result.right.id] : []),
-          ...report.exit.value.batch.flatMap((outcome) => outcome.status === "sent" ? [outcome.id] : [])
+          ...report.exit.value.batch.flatMap((outcome) => outcome._tag === "Sent" ? [outcome.id] : [])
         ]
         const all = idsOf(yield* drain(queueUrl))
         const received = new Set(all)
@@ -184,7 +184,7 @@ layer(StackWithSqs, { excludeTestServices: true })("EventQueue under faults", (i
         assert.strictEqual(new Set(batchIds).size, batchIds.length, `a batch entry was received twice: ${batchIds}`)
         // An entry reported failed and not maybe-sent never reached the queue.
         for (const outcome of report.exit.value.batch) {
-          if (outcome.status === "failed" && !outcome.maybeSent) {
+          if (outcome._tag === "Failed" && !outcome.maybeSent) {
             assert.isFalse(received.has(outcome.id), `${outcome.id} was reported not sent but was received`)
           }
         }
