@@ -4,7 +4,7 @@
 import { type AwsError, Credentials, RetryPolicy } from "@aws-resilience/core"
 import { DynamoDB, EventStore } from "@aws-resilience/dynamodb"
 import { EventQueue, SQS } from "@aws-resilience/sqs"
-import { Config, type ConfigError, Context, Layer, Schema } from "effect"
+import { Config, Context, Layer, Schema } from "effect"
 
 const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
 type Order = typeof Order.Type
@@ -14,7 +14,7 @@ class OrderQueue extends Context.Tag("app/OrderQueue")<OrderQueue, EventQueue.Ev
 
 export const AppLayer: Layer.Layer<
   Orders | OrderQueue | DynamoDB.DynamoDB | SQS.SQS | Credentials.Credentials | RetryPolicy.RetryPolicy,
-  AwsError.ConfigurationError | ConfigError.ConfigError
+  AwsError.ConfigurationError
 > = Layer.mergeAll(
   EventStore.layer(Orders, { tableName: "orders", schema: Order }),
   EventQueue.layerConfig(OrderQueue, { queueUrl: Config.string("ORDERS_QUEUE_URL"), schema: Order })

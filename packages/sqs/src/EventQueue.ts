@@ -7,9 +7,8 @@
  *
  * @since 0.1.0
  */
+import { AwsConfig } from "@aws-resilience/core"
 import type { AwsError, EventCodec } from "@aws-resilience/core"
-import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -417,16 +416,17 @@ export const layer = <Self, A, I>(
 ): Layer.Layer<Self, never, SQS.SQS> => Layer.effect(tag, make(options))
 
 /**
- * Like `layer`, with the queue URL read from config, e.g. `Config.string("ORDERS_QUEUE_URL")`.
+ * Like `layer`, with any option given as a `Config`, e.g. `{ queueUrl: Config.string("ORDERS_QUEUE_URL"), schema }`.
+ * A missing or bad value is a `ConfigurationError` naming it.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = <Self, A, I>(
   tag: Context.Tag<Self, EventQueue<A>>,
-  options: Omit<Options<A, I>, "queueUrl"> & { readonly queueUrl: Config.Config<string> }
-): Layer.Layer<Self, ConfigError.ConfigError, SQS.SQS> =>
-  Layer.effect(tag, Effect.flatMap(options.queueUrl, (queueUrl) => make({ ...options, queueUrl })))
+  options: AwsConfig.Configs<Options<A, I>> & Pick<Options<A, I>, "schema">
+): Layer.Layer<Self, AwsError.ConfigurationError, SQS.SQS> =>
+  Layer.effect(tag, Effect.flatMap(AwsConfig.read<Options<A, I>>({}, options), make))
 
 /**
  * Sends one event: `EventQueue.enqueue(queue, event)` or `Effect.flatMap(Orders, EventQueue.enqueue(order))`.

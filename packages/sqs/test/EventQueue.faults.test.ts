@@ -3,7 +3,12 @@
  */
 import { Credentials, ManagedClient, RetryPolicy } from "@aws-resilience/core"
 import { Arbitraries, LocalAws, Scenario } from "@aws-resilience/testkit"
-import { type BatchResultErrorEntry, type SendMessageBatchCommandInput, SQSClient } from "@aws-sdk/client-sqs"
+import {
+  type BatchResultErrorEntry,
+  type SendMessageBatchCommandInput,
+  type SendMessageBatchRequestEntry,
+  SQSClient
+} from "@aws-sdk/client-sqs"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Either, Exit, Layer } from "effect"
 import * as EventQueue from "../src/EventQueue.js"
@@ -17,6 +22,8 @@ interface EntryFaults {
   readonly senderFault: ReadonlySet<string>
   /** The event ids of every SendMessageBatch the client made, before the injection. */
   readonly calls: Array<Array<string>>
+  /** Event ids sent to SQS for real whose result the response then leaves out. */
+  readonly unmentioned?: ReadonlySet<string>
 }
 
 /**
@@ -41,7 +48,7 @@ const sqsWithEntryFaults = (faults: EntryFaults) =>
               const input = args.input as SendMessageBatchCommandInput
               const entries = input.Entries ?? []
               const failed: Array<BatchResultErrorEntry> = []
-              const keep = []
+              const keep: Array<SendMessageBatchRequestEntry> = []
               faults.calls.push(entries.map((entry) => JSON.parse(entry.MessageBody!).id))
               for (const entry of entries) {
                 const id = JSON.parse(entry.MessageBody!).id as string
@@ -59,7 +66,19 @@ const sqsWithEntryFaults = (faults: EntryFaults) =>
                 return { output: { $metadata: {}, Successful: [], Failed: failed }, response: {} }
               }
               const result = await next({ ...args, input: { ...input, Entries: keep } })
-              return { ...result, output: { ...result.output, Failed: [...(result.output.Failed ?? []), ...failed] } }
+              const idOf = (entryId: string | undefined) =>
+                JSON.parse(keep.find((entry) => entry.Id === entryId)?.MessageBody ?? "{}").id as string
+              const successful = (result.output.Successful ?? []).filter((s: { Id?: string }) =>
+                !faults.unmentioned?.has(idOf(s.Id))
+              )
+              return {
+                ...result,
+                output: {
+                  ...result.output,
+                  Successful: successful,
+                  Failed: [...(result.output.Failed ?? []), ...failed]
+                }
+              }
             },
             { step: "initialize", name: "injectEntryFailures" }
           )
@@ -120,6 +139,28 @@ layer(StackWithSqs, { excludeTestServices: true })("EventQueue under faults", (i
 
       const received = idsOf(yield* drain(queueUrl)).sort()
       assert.deepStrictEqual(received, events.map((e) => e.id).filter((id) => id !== "e-7" && id !== "e-17").sort())
+    }))
+
+  it.effect("an entry the response leaves out is reported maybe sent, and it is in the queue", () =>
+    Effect.gen(function*() {
+      const queueUrl = yield* createQueue(unique("unmentioned"))
+      const faults: EntryFaults = {
+        transient: new Map(),
+        senderFault: new Set(),
+        calls: [],
+        unmentioned: new Set(["u-1"])
+      }
+      const events = [order("u-0"), order("u-1"), order("u-2")]
+      const outcomes = yield* Effect.flatMap(
+        EventQueue.make({ queueUrl, schema: Order }),
+        (queue) => queue.enqueueBatch(events)
+      ).pipe(Effect.provide(sqsWithEntryFaults(faults)))
+      assert.deepStrictEqual(outcomes.map((o) => o._tag), ["Sent", "Failed", "Sent"])
+      const unmentioned = outcomes[1]!
+      assert.isTrue(unmentioned._tag === "Failed" && unmentioned.maybeSent)
+      assert.strictEqual(unmentioned._tag === "Failed" && unmentioned.error._tag, "MaybeSentError")
+      assert.strictEqual(faults.calls.length, 1, "not resent")
+      assert.deepStrictEqual(idsOf(yield* drain(queueUrl)).sort(), ["u-0", "u-1", "u-2"])
     }))
 
   it.effect("enqueue survives a credential revocation", () =>

@@ -1,10 +1,11 @@
 /**
  * The SQS service: its layers and its thin operations, against the local stack.
  */
-import { type AwsError, Credentials } from "@aws-resilience/core"
+import { type AwsError, Credentials, CredentialsProvider } from "@aws-resilience/core"
 import { LocalAws } from "@aws-resilience/testkit"
 import { assert, it, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { Config, ConfigProvider, Context, Effect, Layer, Redacted, Schema } from "effect"
+import * as EventQueue from "../src/EventQueue.js"
 import * as SQS from "../src/SQS.js"
 import { unique } from "./utils.js"
 
@@ -61,3 +62,24 @@ layer(LocalAws.layerWithEnv(), { excludeTestServices: true })("SQS", (it) => {
       if (error._tag === "ServiceError") assert.match(error.code, /NonExistentQueue|QueueDoesNotExist/)
     }).pipe(Effect.provide(SQS.layerConfig().pipe(Layer.provide(Credentials.layer())))))
 })
+
+it.effect("EventQueue.layerConfig reports a missing queue URL as a ConfigurationError naming it", () =>
+  Effect.gen(function*() {
+    const Order = Schema.Struct({ id: Schema.String })
+    class Orders extends Context.Tag("test/Orders")<Orders, EventQueue.EventQueue<typeof Order.Type>>() {}
+    const client = SQS.layer({ region: "us-east-1", endpoint: "http://127.0.0.1:9" }).pipe(
+      Layer.provide(Credentials.layer({
+        provider: CredentialsProvider.fromStatic({ accessKeyId: "AKIATEST", secretAccessKey: Redacted.make("s") })
+      }))
+    )
+    const layerOf = EventQueue.layerConfig(Orders, { queueUrl: Config.string("ORDERS_QUEUE_URL"), schema: Order })
+    const error = yield* Effect.flip(Effect.scoped(Layer.build(layerOf.pipe(Layer.provide(client))))).pipe(
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))
+    )
+    assert.strictEqual(error._tag, "ConfigurationError")
+    assert.strictEqual(error.setting, "ORDERS_QUEUE_URL")
+    const queue = yield* Effect.scoped(Effect.provide(Orders, layerOf.pipe(Layer.provide(client)))).pipe(
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["ORDERS_QUEUE_URL", "http://127.0.0.1:9/1/o"]])))
+    )
+    assert.strictEqual(queue.queueUrl, "http://127.0.0.1:9/1/o")
+  }))

@@ -181,18 +181,20 @@ const sendChunk = <A>(
         }
         // An entry the response does not mention may or may not have been sent: report it rather than risk
         // a duplicate.
-        for (const { entry } of byId.values()) {
-          record({
-            _tag: "Failed",
-            index: entry.index,
-            id: entry.id,
-            error: new BatchEntryError({ code: "MissingFromResponse", reason: "", senderFault: false }),
-            maybeSent: true
+        const generation = yield* sqs.generation
+        for (const attempt of byId.values()) {
+          const missing = new BatchEntryError({ code: "MissingFromResponse", reason: "", senderFault: false })
+          const unknown = attempt.reachedBy ?? AwsError.fromCode(missing.code, {
+            service: "sqs",
+            operation: "SendMessageBatch",
+            generation,
+            message: "the response does not mention the entry",
+            fault: "server"
           })
+          record(failedOutcome({ entry: attempt.entry, reachedBy: unknown }, missing))
         }
         if (retry.length === 0) return Option.none()
         // Throttling, when any entry was throttled, so the backoff is the longer one.
-        const generation = yield* sqs.generation
         const errors = retry.map(({ error }) => entryAsAwsError(error, generation))
         const worst = errors.find((error) => error._tag === "ThrottlingError") ?? errors[0]!
         return Option.some([retry, worst] as const)
