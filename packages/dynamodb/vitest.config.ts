@@ -1,12 +1,13 @@
-import { defineConfig } from "vitest/config"
+import { defineProject, mergeConfig } from "vitest/config"
+import shared from "../../vitest.shared.js"
 
-export default defineConfig({
-  test: {
-    name: "dynamodb",
-    include: ["test/**/*.test.ts"],
-    testTimeout: 120_000,
-    hookTimeout: 60_000,
-    // Never let the SDK chain fall through to IMDS (a non-loopback address) in tests.
-    env: { AWS_EC2_METADATA_DISABLED: "true" }
-  }
-})
+export default mergeConfig(
+  shared,
+  defineProject({
+    test: {
+      name: "dynamodb",
+      // Its property tests run whole fault plans against dynalite, several runs each.
+      testTimeout: 120_000
+    }
+  })
+)
