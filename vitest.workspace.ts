@@ -1,8 +1,3 @@
-// The packages' test projects. The root `vitest.config.ts` reads this list into `test.projects`,
-// which vitest 3.2 prefers over a workspace file (so no deprecation warning is printed).
-export default [
-  "packages/core",
-  "packages/testkit",
-  "packages/dynamodb",
-  "packages/sqs"
-]
+// The test projects: every package with a `vitest.config.ts` (each merges `vitest.shared.ts` with its own name).
+// The root `vitest.config.ts` reads this list into `test.projects`, which vitest 3.2 prefers over a workspace file.
+export default ["packages/*/vitest.config.ts"]

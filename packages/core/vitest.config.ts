@@ -1,11 +1,4 @@
-import { defineConfig } from "vitest/config"
+import { defineProject, mergeConfig } from "vitest/config"
+import shared from "../../vitest.shared.js"
 
-export default defineConfig({
-  test: {
-    name: "core",
-    include: ["test/**/*.test.ts"],
-    testTimeout: 60_000,
-    // Never let the SDK chain fall through to IMDS (a non-loopback address) in tests.
-    env: { AWS_EC2_METADATA_DISABLED: "true" }
-  }
-})
+export default mergeConfig(shared, defineProject({ test: { name: "core" } }))

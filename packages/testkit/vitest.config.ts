@@ -1,10 +1,4 @@
-import { defineConfig } from "vitest/config"
+import { defineProject, mergeConfig } from "vitest/config"
+import shared from "../../vitest.shared.js"
 
-export default defineConfig({
-  test: {
-    name: "testkit",
-    include: ["test/**/*.test.ts"],
-    testTimeout: 30000,
-    hookTimeout: 30000
-  }
-})
+export default mergeConfig(shared, defineProject({ test: { name: "testkit" } }))

@@ -6,16 +6,17 @@
  *
  * @since 0.1.0
  */
-import { AwsError, Metrics } from "@aws-resilience/core"
+import { AwsError } from "@aws-resilience/core"
 import { type DynamoDB, EventStore } from "@aws-resilience/dynamodb"
 import { EventQueue, SQS } from "@aws-resilience/sqs"
-import { CredentialEvent, type FaultPlan, GroundTruth, LocalAws } from "@aws-resilience/testkit"
+import { type CredentialEvent, type FaultPlan, GroundTruth, type LocalAws, Scenario } from "@aws-resilience/testkit"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import * as Metric from "effect/Metric"
 import * as Predicate from "effect/Predicate"
+import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 
 /**
  * An event of the incident's application.
@@ -47,22 +48,8 @@ export interface Options {
   readonly seed: number
   /** Probability of each gateway fault per request, e.g. `{ throttle: 0.02 }`. */
   readonly faults: Partial<Record<FaultPlan.FaultKind, number>>
-  readonly maxAttempts: number
   /** Called as events complete, with the count done so far. */
   readonly onProgress?: ((done: number, total: number) => Effect.Effect<void>) | undefined
-}
-
-/**
- * The default fault mix: what the incident's Lambda saw, made frequent enough to matter in a short run.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const defaultFaults: Partial<Record<FaultPlan.FaultKind, number>> = {
-  throttle: 0.02,
-  status503: 0.02,
-  reset: 0.01,
-  lostResponse: 0.02
 }
 
 /**
@@ -116,17 +103,6 @@ const credentialTrouble: ReadonlyArray<readonly [number, CredentialEvent.Credent
   [0.7, { _tag: "Expire", atMs: 0 }]
 ]
 
-const retriesByCause = Effect.map(Metric.snapshot, (pairs) => {
-  const counts: Record<string, number> = {}
-  for (const pair of pairs) {
-    if (pair.metricKey.name !== "aws_resilience_retries") continue
-    const tag = pair.metricKey.tags.find((t) => t.key === "error")?.value ?? "?"
-    const state = pair.metricState as unknown as { count: number }
-    counts[tag] = (counts[tag] ?? 0) + Number(state.count)
-  }
-  return counts
-})
-
 /** The cause a failure is counted under: its tag, and for a `CredentialsError` its reason. */
 const causeOf = (error: unknown): string =>
   AwsError.isCredentialsError(error)
@@ -153,8 +129,22 @@ export const problems = (report: Report): ReadonlyArray<string> => [
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 
+// One rule a fault kind and service, from the flags' mix.
+const faultPlan = (options: Options): FaultPlan.FaultPlan => ({
+  seed: options.seed,
+  rules: Object.entries(options.faults).flatMap(([fault, probability]) =>
+    (["dynamodb", "sqs"] as const).map((service) => ({
+      service,
+      fault: fault as FaultPlan.FaultKind,
+      probability: probability ?? 0
+    }))
+  )
+})
+
 /**
- * Runs the replay on an already started stack (with the process pointed at it).
+ * Runs the replay on an already started stack (with the process pointed at it), as a `Scenario` of the testkit:
+ * the scenario installs the fault plan, applies the credential trouble and counts requests, credential fetches,
+ * client rebuilds and retries.
  *
  * @since 0.1.0
  * @category constructors
@@ -163,7 +153,6 @@ export const run = (
   options: Options
 ): Effect.Effect<Report, AwsError.AwsError, LocalAws.LocalAws | DynamoDB.DynamoDB | SQS.SQS> =>
   Effect.gen(function*() {
-    const stack = yield* LocalAws.LocalAws
     const tableName = "incident-events"
     const store = yield* EventStore.make({ tableName, schema: Event })
     yield* store.ensureTable
@@ -173,23 +162,6 @@ export const run = (
     })
     const queue = yield* EventQueue.make({ queueUrl: QueueUrl!, schema: Event, groupId: (e: Event) => e.customer })
 
-    const plan: FaultPlan.FaultPlan = {
-      seed: options.seed,
-      rules: Object.entries(options.faults).flatMap(([fault, probability]) =>
-        (["dynamodb", "sqs"] as const).map((service) => ({
-          service,
-          fault: fault as FaultPlan.FaultKind,
-          probability: probability ?? 0
-        }))
-      )
-    }
-    yield* stack.gateway.resetStats
-    // The plan is built here from validated flags: a rejected plan is a bug.
-    yield* Effect.orDie(stack.gateway.setPlan(plan))
-    const fetchesBefore = yield* stack.authority.fetchCount
-    const rebuildsBefore = (yield* Metric.value(Metrics.clientRebuilds)).count
-    const retriesBefore = yield* retriesByCause
-
     const done = yield* Ref.make(0)
     const latencies: Array<number> = []
     let alreadyStored = 0
@@ -197,7 +169,22 @@ export const run = (
     const succeeded = new Set<string>()
     const failedByCause: Record<string, number> = {}
     let failedByCredentials = 0
-    const started = performance.now()
+
+    // The event that reaches a point of trouble hands it to the scenario and waits until it is applied, so the
+    // trouble lands at exactly that point of progress.
+    const trouble = yield* Queue.unbounded<CredentialEvent.CredentialEvent>()
+    const applied = yield* Queue.unbounded<void>()
+    let nextTrouble = 0
+    const applyTrouble = (n: number) =>
+      Effect.suspend(() => {
+        const next = credentialTrouble[nextTrouble]
+        if (next === undefined || n < next[0] * options.events) return Effect.void
+        nextTrouble++
+        return Queue.offer(trouble, next[1]).pipe(
+          Effect.zipRight(Queue.take(applied)),
+          Effect.zipRight(Console.log(`  credentials: ${next[1]._tag.toLowerCase()} at ${n} events`))
+        )
+      })
 
     const ingest = (i: number) =>
       Effect.gen(function*() {
@@ -223,23 +210,24 @@ export const run = (
         Effect.tap((n) => (options.onProgress ? options.onProgress(n, options.events) : Effect.void))
       )
 
-    let nextTrouble = 0
-    const applyTrouble = (n: number) =>
-      Effect.suspend(() => {
-        const next = credentialTrouble[nextTrouble]
-        if (next === undefined || n < next[0] * options.events) return Effect.void
-        nextTrouble++
-        return CredentialEvent.apply(stack.authority, next[1]).pipe(
-          Effect.zipRight(Console.log(`  credentials: ${next[1]._tag.toLowerCase()} at ${n} events`))
-        )
-      })
-
-    yield* Effect.forEach(Array.from({ length: options.events }, (_, i) => i), ingest, {
-      concurrency: options.concurrency,
-      discard: true
+    // Every failure is caught and counted, so the program itself never fails; it returns its wall time.
+    const replay = Effect.suspend(() => {
+      const started = performance.now()
+      return Effect.forEach(Array.from({ length: options.events }, (_, i) => i), ingest, {
+        concurrency: options.concurrency,
+        discard: true
+      }).pipe(Effect.map(() => (performance.now() - started) / 1000))
     })
-    const seconds = (performance.now() - started) / 1000
-    yield* stack.gateway.clearPlan
+    const scenario = yield* Scenario.run(replay, {
+      plan: faultPlan(options),
+      events: Stream.fromQueue(trouble),
+      onEvent: () => Queue.offer(applied, undefined)
+    }).pipe(
+      // The plan is built here from validated flags: a rejected plan is a bug.
+      Effect.orDie
+    )
+    // Only a defect or an interruption can come out of the replay.
+    const seconds = yield* scenario.exit
 
     // Ground truth: the table as dynalite holds it, and the queue drained to empty.
     const items = yield* GroundTruth.scanTable(tableName)
@@ -253,8 +241,6 @@ export const run = (
     const lost = [...succeeded].filter((id) => !storedSet.has(id) || !receivedSet.has(id)).length
     const failed = Object.values(failedByCause).reduce((n, k) => n + k, 0)
     latencies.sort((a, b) => a - b)
-    const retriesAfter = yield* retriesByCause
-    const stats = yield* stack.gateway.stats
     return {
       events: options.events,
       succeeded: succeeded.size,
@@ -268,14 +254,10 @@ export const run = (
       failedByCause,
       failedByCredentials,
       lost,
-      credentialFetches: (yield* stack.authority.fetchCount) - fetchesBefore,
-      clientRebuilds: (yield* Metric.value(Metrics.clientRebuilds)).count - rebuildsBefore,
-      retries: Object.fromEntries(
-        Object.entries(retriesAfter).map(([tag, n]) => [tag, n - (retriesBefore[tag] ?? 0)]).filter(([, n]) =>
-          (n as number) > 0
-        )
-      ),
-      gateway: stats.byOutcome as Record<string, number>,
+      credentialFetches: scenario.credentialFetches,
+      clientRebuilds: scenario.clientRebuilds,
+      retries: scenario.retries,
+      gateway: scenario.requests.byOutcome as Record<string, number>,
       p50: percentile(latencies, 0.5),
       p99: percentile(latencies, 0.99),
       seconds

@@ -12,7 +12,6 @@ import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import * as Console from "effect/Console"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -20,20 +19,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Demo from "./Demo.js"
-
-class DemoFailed extends Data.TaggedError("DemoFailed")<{ readonly problems: ReadonlyArray<string> }> {
-  override get message() {
-    return this.problems.join(", ")
-  }
-}
-
-class BadFaultMix extends Data.TaggedError("BadFaultMix")<{ readonly input: string; readonly reason: string }> {
-  override get message() {
-    return `--faults ${
-      JSON.stringify(this.input)
-    }: ${this.reason} (expected e.g. throttle=0.02,status503=0.02,lostResponse=0.01)`
-  }
-}
+import { BadFaultMix, DemoFailed } from "./DemoError.js"
 
 const parseFaults = (input: string) =>
   Effect.gen(function*() {
@@ -139,7 +125,6 @@ const command = Command.make(
         concurrency: args.concurrency,
         seed: args.seed,
         faults: mix,
-        maxAttempts: args.maxAttempts,
         onProgress: progress
       }).pipe(
         Effect.provide(

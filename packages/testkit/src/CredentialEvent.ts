@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import type * as CredentialsAuthority from "./CredentialsAuthority.js"
 
 /**
@@ -20,11 +21,13 @@ export type CredentialEvent =
   | { readonly _tag: "Outage"; readonly atMs: number; readonly mode: "fail" | "hang"; readonly forMs: number }
 
 /**
+ * Applies one event to the authority.
+ *
  * @since 0.1.0
  * @category combinators
  */
 export const apply = (
-  authority: CredentialsAuthority.CredentialsAuthority.Service,
+  authority: CredentialsAuthority.Service,
   event: CredentialEvent
 ): Effect.Effect<void> => {
   switch (event._tag) {
@@ -38,3 +41,17 @@ export const apply = (
       return authority.outage({ mode: event.mode, for: event.forMs })
   }
 }
+
+/**
+ * Emits each event of a time-ordered list `atMs` after the stream starts, on the clock of the fiber running it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const timeline = (events: Iterable<CredentialEvent>): Stream.Stream<CredentialEvent> =>
+  Stream.fromIterable(events).pipe(
+    Stream.mapAccumEffect(0, (elapsed, event) =>
+      Effect.sleep(Math.max(0, event.atMs - elapsed)).pipe(
+        Effect.as([Math.max(elapsed, event.atMs), event] as const)
+      ))
+  )

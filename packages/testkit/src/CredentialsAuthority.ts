@@ -7,10 +7,8 @@
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -19,8 +17,10 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Http from "node:http"
+import { listen } from "./internal/httpServer.js"
+import { withLiveClock } from "./internal/liveClock.js"
 import { randomAlnum, randomBase64, safeEqual } from "./internal/secrets.js"
-import * as StackError from "./StackError.js"
+import type * as StackError from "./StackError.js"
 
 /**
  * One issued set of temporary credentials. Secrets stay redacted.
@@ -109,31 +109,27 @@ export interface Options {
 }
 
 /**
+ * The authority: its endpoint, its current set, and the knobs that break it.
+ *
  * @since 0.1.0
  * @category models
  */
-export declare namespace CredentialsAuthority {
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  export interface Service {
-    /** Full URI of the container-credentials endpoint. */
-    readonly endpoint: string
-    readonly authorizationToken: Redacted.Redacted<string>
-    readonly current: Effect.Effect<CredentialSet>
-    /** The current set as plain values, for static or environment credentials. */
-    readonly currentStatic: Effect.Effect<StaticCredentials>
-    readonly rotate: (options?: RotateOptions) => Effect.Effect<CredentialSet>
-    /** Makes the key (default: the current one) unknown to the gateway. */
-    readonly revoke: (accessKeyId?: string) => Effect.Effect<void>
-    /** Sets the key's expiration (default: the current one) to now. */
-    readonly expire: (accessKeyId?: string) => Effect.Effect<void>
-    readonly outage: (options: OutageOptions) => Effect.Effect<void>
-    /** How many times the HTTP endpoint was asked for credentials. */
-    readonly fetchCount: Effect.Effect<number>
-    readonly lookup: (accessKeyId: string) => Effect.Effect<Lookup>
-  }
+export interface Service {
+  /** Full URI of the container-credentials endpoint. */
+  readonly endpoint: string
+  readonly authorizationToken: Redacted.Redacted<string>
+  readonly current: Effect.Effect<CredentialSet>
+  /** The current set as plain values, for static or environment credentials. */
+  readonly currentStatic: Effect.Effect<StaticCredentials>
+  readonly rotate: (options?: RotateOptions) => Effect.Effect<CredentialSet>
+  /** Makes the key (default: the current one) unknown to the gateway. */
+  readonly revoke: (accessKeyId?: string) => Effect.Effect<void>
+  /** Sets the key's expiration (default: the current one) to now. */
+  readonly expire: (accessKeyId?: string) => Effect.Effect<void>
+  readonly outage: (options: OutageOptions) => Effect.Effect<void>
+  /** How many times the HTTP endpoint was asked for credentials. */
+  readonly fetchCount: Effect.Effect<number>
+  readonly lookup: (accessKeyId: string) => Effect.Effect<Lookup>
 }
 
 /**
@@ -142,7 +138,7 @@ export declare namespace CredentialsAuthority {
  */
 export class CredentialsAuthority extends Context.Tag("@aws-resilience/testkit/CredentialsAuthority")<
   CredentialsAuthority,
-  CredentialsAuthority.Service
+  Service
 >() {}
 
 /**
@@ -201,7 +197,7 @@ const json = (status: number, body: unknown) => HttpServerResponse.unsafeJson(bo
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<CredentialsAuthority.Service, StackError.StackError, Scope.Scope> =>
+): Effect.Effect<Service, StackError.StackError, Scope.Scope> =>
   Effect.gen(function*() {
     const ttl = Duration.decode(options.ttl ?? "1 hour")
     const host = options.host ?? "127.0.0.1"
@@ -267,9 +263,6 @@ export const make = (
         }
       })
 
-    // Request handlers must run on wall-clock time even under a TestClock.
-    const liveClock = Clock.make()
-
     const credentialsHandler = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       yield* Ref.update(fetches, (n) => n + 1)
@@ -300,24 +293,16 @@ export const make = (
         LastUpdated: iso(new Date()),
         RoleArn: roleArn
       })
-    }).pipe(Effect.withClock(liveClock))
+    }).pipe(withLiveClock)
 
-    const nodeServer = Http.createServer()
-    const serverLayer = HttpRouter.empty.pipe(
-      HttpRouter.get("/credentials", credentialsHandler),
-      HttpServer.serve(),
-      Layer.provideMerge(NodeHttpServer.layer(() => nodeServer, { port, host }))
-    )
-    const context = yield* Layer.build(serverLayer).pipe(
-      Effect.catchTag("ServeError", (error) =>
-        Effect.fail(StackError.fromListenError("credentials endpoint", host, port)(error.cause)))
-    )
-    // Hanging requests would keep `server.close` waiting; finalizers run in reverse, so this runs first.
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => nodeServer.closeAllConnections())
-    )
-    const address = Context.get(context, HttpServer.HttpServer).address
-    const boundPort = address._tag === "TcpAddress" ? address.port : port
+    const handler = yield* NodeHttpServer.makeHandler(HttpRouter.empty.pipe(
+      HttpRouter.get("/credentials", credentialsHandler)
+    ))
+    const { port: boundPort } = yield* listen(() => Http.createServer(handler), {
+      component: "credentials endpoint",
+      host,
+      port
+    })
 
     return CredentialsAuthority.of({
       endpoint: `http://${host}:${boundPort}/credentials`,

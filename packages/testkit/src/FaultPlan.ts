@@ -6,6 +6,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
 /**
@@ -114,6 +115,18 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
     : path.map((key, i) => typeof key === "number" ? `[${key}]` : i === 0 ? String(key) : `.${String(key)}`).join("")
 
 /**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const FaultPlanErrorTypeId: unique symbol = Symbol.for("@aws-resilience/testkit/FaultPlan/FaultPlanError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type FaultPlanErrorTypeId = typeof FaultPlanErrorTypeId
+
+/**
  * A plan that does not match the schema; the message names the offending field.
  *
  * @since 0.1.0
@@ -122,6 +135,7 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
 export class FaultPlanError extends Data.TaggedError("FaultPlanError")<{
   readonly cause: ParseResult.ParseError
 }> {
+  readonly [FaultPlanErrorTypeId]: FaultPlanErrorTypeId = FaultPlanErrorTypeId
   override get message(): string {
     const issues = ParseResult.ArrayFormatter.formatErrorSync(this.cause).map((issue) =>
       `${formatPath(issue.path)}: ${issue.message}`
@@ -129,6 +143,12 @@ export class FaultPlanError extends Data.TaggedError("FaultPlanError")<{
     return `Invalid fault plan: ${issues.join("; ")}`
   }
 }
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isFaultPlanError = (u: unknown): u is FaultPlanError => Predicate.hasProperty(u, FaultPlanErrorTypeId)
 
 /**
  * Decodes an untrusted value (for example parsed JSON) into a plan.

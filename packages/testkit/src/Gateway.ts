@@ -6,7 +6,6 @@
  *
  * @since 0.1.0
  */
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -22,6 +21,8 @@ import * as FaultPlan from "./FaultPlan.js"
 import { errorResponse, type GatewayFailure, type WireResponse } from "./internal/awsErrors.js"
 import { makeFaultInjector } from "./internal/faultInjector.js"
 import { type BackendResponse, type BackendTarget, forward, readBody } from "./internal/forward.js"
+import { listen } from "./internal/httpServer.js"
+import { withLiveClock } from "./internal/liveClock.js"
 import { safeEqual } from "./internal/secrets.js"
 import {
   makeSignerCache,
@@ -31,7 +32,7 @@ import {
   verifySignature
 } from "./internal/sigv4.js"
 import { splitBatchWrite, withUnprocessed } from "./internal/unprocessed.js"
-import * as StackError from "./StackError.js"
+import type * as StackError from "./StackError.js"
 
 /**
  * How the gateway handled one request.
@@ -110,40 +111,36 @@ export interface Options {
 }
 
 /**
+ * The running gateway: where it listens, its fault plan, its clock and its counts.
+ *
  * @since 0.1.0
  * @category models
  */
-export declare namespace Gateway {
+export interface Service {
+  /** Base URL of the gateway, the endpoint for all three services. */
+  readonly url: string
+  readonly port: number
+  readonly plan: Effect.Effect<FaultPlan.FaultPlan>
   /**
-   * @since 0.1.0
-   * @category models
+   * Validates and installs a plan; its seeded sequence and `times` budgets restart. An invalid plan fails
+   * with `FaultPlanError` and leaves the current plan in place.
    */
-  export interface Service {
-    /** Base URL of the gateway, the endpoint for all three services. */
-    readonly url: string
-    readonly port: number
-    readonly plan: Effect.Effect<FaultPlan.FaultPlan>
-    /**
-     * Validates and installs a plan; its seeded sequence and `times` budgets restart. An invalid plan fails
-     * with `FaultPlanError` and leaves the current plan in place.
-     */
-    readonly setPlan: (
-      plan: FaultPlan.FaultPlanEncoded | FaultPlan.FaultPlan
-    ) => Effect.Effect<void, FaultPlan.FaultPlanError>
-    /** Installs `FaultPlan.empty`, which cannot fail (for finalizers). */
-    readonly clearPlan: Effect.Effect<void>
-    /** Moves the gateway's clock: `offsetMs` ahead of the real one (negative: behind). See `Options.clockOffsetMs`. */
-    readonly setClockOffset: (offsetMs: number) => Effect.Effect<void>
-    readonly stats: Effect.Effect<Stats>
-    readonly resetStats: Effect.Effect<void>
-  }
+  readonly setPlan: (
+    plan: FaultPlan.FaultPlanEncoded | FaultPlan.FaultPlan
+  ) => Effect.Effect<void, FaultPlan.FaultPlanError>
+  /** Installs `FaultPlan.empty`, which cannot fail (for finalizers). */
+  readonly clearPlan: Effect.Effect<void>
+  /** Moves the gateway's clock: `offsetMs` ahead of the real one (negative: behind). See `Options.clockOffsetMs`. */
+  readonly setClockOffset: (offsetMs: number) => Effect.Effect<void>
+  readonly stats: Effect.Effect<Stats>
+  readonly resetStats: Effect.Effect<void>
 }
 
 /**
  * @since 0.1.0
  * @category tags
  */
-export class Gateway extends Context.Tag("@aws-resilience/testkit/Gateway")<Gateway, Gateway.Service>() {}
+export class Gateway extends Context.Tag("@aws-resilience/testkit/Gateway")<Gateway, Service>() {}
 
 const emptyStats: Stats = { total: 0, forwarded: 0, byOutcome: {}, byService: {} }
 
@@ -235,7 +232,7 @@ const withRequestId = (backend: BackendResponse, requestId: string): BackendResp
 export const make = (
   options: Options
 ): Effect.Effect<
-  Gateway.Service,
+  Service,
   StackError.StackError | FaultPlan.FaultPlanError,
   CredentialsAuthority | Scope.Scope
 > =>
@@ -334,13 +331,16 @@ export const make = (
             )
           )
         const proxy = forwardBody(body)
+        // Forwards the request as it came and passes the backend's answer on.
+        const passThrough = (outcome: Outcome) =>
+          Effect.flatMap(proxy, (backend) =>
+            backend === undefined ? Effect.void : Effect.zipRight(
+              Effect.sync(() => reply(response, withRequestId(backend, requestId), now())),
+              count(outcome)
+            ))
         switch (rule?.fault) {
-          case undefined: {
-            const backend = yield* proxy
-            if (backend === undefined) return
-            reply(response, withRequestId(backend, requestId), now())
-            return yield* count("ok")
-          }
+          case undefined:
+            return yield* passThrough("ok")
           case "throttle":
           case "status500":
           case "status503": {
@@ -353,10 +353,7 @@ export const make = (
           }
           case "latency": {
             yield* Effect.sleep(Duration.millis(rule.latencyMs ?? FaultPlan.defaultLatencyMs))
-            const backend = yield* proxy
-            if (backend === undefined) return
-            reply(response, withRequestId(backend, requestId), now())
-            return yield* count("latency")
+            return yield* passThrough("latency")
           }
           case "lostResponse": {
             // The backend has fully answered (the write is committed) before the client loses it.
@@ -369,12 +366,7 @@ export const make = (
             // The injector only picks this rule for DynamoDB BatchWriteItem. The signature was verified on the
             // original bytes; the backend does not check it, so it gets a new body with half of the requests.
             const split = splitBatchWrite(body)
-            if (split === undefined || split.heldCount === 0) {
-              const backend = yield* proxy
-              if (backend === undefined) return
-              reply(response, withRequestId(backend, requestId), now())
-              return yield* count("ok")
-            }
+            if (split === undefined || split.heldCount === 0) return yield* passThrough("ok")
             const backend = yield* forwardBody(split.forward)
             if (backend === undefined) return
             reply(response, withRequestId(withUnprocessed(backend, split.held), requestId), now())
@@ -384,38 +376,25 @@ export const make = (
         }
       })
 
-    // Request handlers must run on wall-clock time even under a TestClock.
-    const liveClock = Clock.make()
     // Request fibers belong to the gateway's scope: closing it interrupts latency sleeps and forwards in flight.
     const runFork = yield* FiberSet.makeRuntime<never, void, never>()
     const onRequest = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
       runFork(
         handle(request, response).pipe(
-          Effect.withClock(liveClock),
+          withLiveClock,
           Effect.catchAllCause(() => Effect.sync(() => response.headersSent || request.socket.destroy())),
           Effect.onInterrupt(() => Effect.sync(() => request.socket.destroy()))
         )
       )
     }
 
-    const server = yield* Effect.acquireRelease(
-      Effect.async<Http.Server, StackError.StackError>((resume) => {
-        const server = Http.createServer(onRequest)
-        // Longer than the SDK's idle keep-alive, so an idle socket is not closed under a new request.
-        server.keepAliveTimeout = 65_000
-        server.once("error", (error) =>
-          resume(Effect.fail(StackError.fromListenError("gateway", host, requestedPort)(error))))
-        server.listen(requestedPort, host, () =>
-          resume(Effect.succeed(server)))
-      }),
-      (server) =>
-        Effect.async<void>((resume) => {
-          server.close(() => resume(Effect.void))
-          server.closeAllConnections()
-        })
-    )
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : requestedPort
+    const { port } = yield* listen(() => Http.createServer(onRequest), {
+      component: "gateway",
+      host,
+      port: requestedPort,
+      // Longer than the SDK's idle keep-alive, so an idle socket is not closed under a new request.
+      keepAliveTimeout: 65_000
+    })
 
     return Gateway.of({
       url: `http://${host}:${port}`,

@@ -13,12 +13,12 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { buildApp } from "fauxqs"
-import type * as Http from "node:http"
 import * as CredentialsAuthority from "./CredentialsAuthority.js"
 import * as FaultPlan from "./FaultPlan.js"
 import * as Gateway from "./Gateway.js"
 import { groupBatchingStores } from "./internal/fifoGroups.js"
-import * as StackError from "./StackError.js"
+import { fromListenError, listen } from "./internal/httpServer.js"
+import type * as StackError from "./StackError.js"
 
 /**
  * Service endpoints, all through the gateway, plus the credentials endpoint's full URI.
@@ -69,51 +69,40 @@ export interface Options {
 }
 
 /**
+ * The running stack: its region, endpoints, authority and gateway.
+ *
  * @since 0.1.0
  * @category models
  */
-export declare namespace LocalAws {
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  export interface Service {
-    readonly region: string
-    readonly endpoints: Endpoints
-    readonly directEndpoints: DirectEndpoints
-    readonly authorizationToken: Redacted.Redacted<string>
-    readonly authority: CredentialsAuthority.CredentialsAuthority.Service
-    readonly gateway: Gateway.Gateway.Service
-    /** Exactly the variables the SDK reads to use this stack (the token is a local dev token). */
-    readonly env: Readonly<Record<string, string>>
-  }
+export interface Service {
+  readonly region: string
+  readonly endpoints: Endpoints
+  readonly directEndpoints: DirectEndpoints
+  readonly authorizationToken: Redacted.Redacted<string>
+  readonly authority: CredentialsAuthority.Service
+  readonly gateway: Gateway.Service
+  /** Exactly the variables the SDK reads to use this stack (the token is a local dev token). */
+  readonly env: Readonly<Record<string, string>>
 }
 
 /**
  * @since 0.1.0
  * @category tags
  */
-export class LocalAws extends Context.Tag("@aws-resilience/testkit/LocalAws")<LocalAws, LocalAws.Service>() {}
+export class LocalAws extends Context.Tag("@aws-resilience/testkit/LocalAws")<LocalAws, Service>() {}
 
 const HOST = "127.0.0.1"
 
-const startDynalite: Effect.Effect<string, StackError.StackError, Scope.Scope> = Effect.acquireRelease(
-  Effect.async<Http.Server, StackError.StackError>((resume) => {
-    const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 })
+const startDynalite: Effect.Effect<string, StackError.StackError, Scope.Scope> = Effect.map(
+  listen(() => dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }), {
+    component: "dynalite",
+    host: HOST,
+    port: 0,
     // Longer than the gateway agent's reuse window, so a kept-alive socket is not closed under a request.
-    server.keepAliveTimeout = 65_000
-    server.once("error", (error) => resume(Effect.fail(StackError.fromListenError("dynalite", HOST, 0)(error))))
-    server.listen(0, HOST, () => resume(Effect.succeed(server)))
+    keepAliveTimeout: 65_000
   }),
-  (server) =>
-    Effect.async<void>((resume) => {
-      server.close(() => resume(Effect.void))
-      server.closeAllConnections()
-    })
-).pipe(Effect.map((server) => {
-  const address = server.address()
-  return `http://${HOST}:${typeof address === "object" && address !== null ? address.port : 0}`
-}))
+  ({ port }) => `http://${HOST}:${port}`
+)
 
 const startFauxqs = (
   region: string,
@@ -128,7 +117,7 @@ const startFauxqs = (
         const address = await app.listen({ port: 0, host: HOST })
         return { app, address }
       },
-      catch: (cause) => StackError.fromListenError("fauxqs", HOST, 0)(cause)
+      catch: fromListenError("fauxqs", HOST, 0)
     }),
     ({ app }) => Effect.promise(() => app.close())
   ).pipe(Effect.map(({ address }) => address.replace("localhost", HOST)))
@@ -141,7 +130,7 @@ const startFauxqs = (
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<LocalAws.Service, StackError.StackError | FaultPlan.FaultPlanError, Scope.Scope> =>
+): Effect.Effect<Service, StackError.StackError | FaultPlan.FaultPlanError, Scope.Scope> =>
   Effect.gen(function*() {
     const region = options.region ?? "us-east-1"
     // Checked before anything starts listening.

@@ -4,6 +4,19 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import * as Predicate from "effect/Predicate"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@aws-resilience/testkit/StackError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
 
 /**
  * A server of the stack asked for a fixed port that another process already holds.
@@ -17,6 +30,7 @@ export class PortInUseError extends Data.TaggedError("PortInUseError")<{
   readonly port: number
   readonly cause?: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `${this.component} cannot listen on ${this.host}:${this.port}: the port is already in use`
   }
@@ -32,6 +46,7 @@ export class StartError extends Data.TaggedError("StartError")<{
   readonly component: string
   readonly cause: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
     return `${this.component} failed to start: ${reason}`
@@ -46,8 +61,20 @@ export class StartError extends Data.TaggedError("StartError")<{
  */
 export type StackError = PortInUseError | StartError
 
-/** @internal */
-export const fromListenError = (component: string, host: string, port: number) => (cause: unknown): StackError =>
-  typeof cause === "object" && cause !== null && "code" in cause && cause.code === "EADDRINUSE"
-    ? new PortInUseError({ component, host, port, cause })
-    : new StartError({ component, cause })
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isStackError = (u: unknown): u is StackError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isPortInUseError = (u: unknown): u is PortInUseError => isStackError(u) && u._tag === "PortInUseError"
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isStartError = (u: unknown): u is StartError => isStackError(u) && u._tag === "StartError"

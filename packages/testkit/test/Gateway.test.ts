@@ -198,7 +198,7 @@ layer(LocalAws.layer(), { excludeTestServices: true })("Gateway", (it) => {
   })
 
   describe("unprocessed", () => {
-    const pks = (table: string, stack: LocalAws.LocalAws.Service) =>
+    const pks = (table: string, stack: LocalAws.Service) =>
       call((abortSignal) =>
         directDynamoDB(stack).send(new ScanCommand({ TableName: table, ConsistentRead: true }), { abortSignal })
       ).pipe(Effect.map(({ Items = [] }) => Items.map((item) => item.pk!.S!).sort()))

@@ -5,7 +5,7 @@
 import { AwsConfig, Credentials, ManagedClient, Resilience, RetryPolicy } from "@aws-resilience/core"
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"
 import { assert, layer } from "@effect/vitest"
-import { Config, Effect, Exit, FastCheck as fc, Layer } from "effect"
+import { Config, Effect, Exit, FastCheck as fc, Layer, Stream } from "effect"
 import { Arbitraries, LocalAws, Scenario } from "../src/index.js"
 import type { CredentialEvent } from "../src/index.js"
 import { directDynamoDB, unique } from "./utils.js"
@@ -86,6 +86,24 @@ layer(LocalAws.layerWithEnv(), { excludeTestServices: true })("Scenario", (it) =
       assert.isAbove(report.requests.byOutcome.unrecognizedClient ?? 0, 0, "the revocation did hit the program")
       assert.strictEqual(report.credentialFetches, 2, "one initial fetch and one refresh")
       assert.strictEqual(report.clientRebuilds, 1)
+    }))
+
+  it.effect("events can come from a stream, and each is reported to onEvent once applied", () =>
+    Effect.gen(function*() {
+      const table = unique("stream")
+      yield* createTable(table)
+      const applied: Array<string> = []
+      const report = yield* Scenario.run(resilient(table), {
+        // Revokes once the program is under way, as `revokeEarly` does.
+        events: Stream.concat(
+          Stream.fromEffect(Effect.sleep(100)).pipe(Stream.drain),
+          Stream.fromIterable(revokeEarly)
+        ),
+        onEvent: (event) => Effect.sync(() => applied.push(event._tag))
+      })
+      assert.isTrue(Exit.isSuccess(report.exit), String(report.exit))
+      assert.deepStrictEqual(applied, ["Revoke"])
+      assert.isAbove(report.retries.CredentialsError ?? 0, 0, "the revocation was retried through")
     }))
 
   it.effect.prop(

@@ -21,7 +21,7 @@ export interface Clients {
 
 /** SDK clients against the gateway with the given static credentials and a single attempt. */
 export const clients = (
-  stack: LocalAws.LocalAws.Service,
+  stack: LocalAws.Service,
   credentials: CredentialsAuthority.StaticCredentials
 ): Clients => {
   const config = { region: stack.region, credentials, maxAttempts: 1 }
@@ -34,11 +34,11 @@ export const clients = (
 }
 
 /** Clients with the authority's current credentials. */
-export const currentClients = (stack: LocalAws.LocalAws.Service) =>
+export const currentClients = (stack: LocalAws.Service) =>
   Effect.map(stack.authority.currentStatic, (c) => clients(stack, c))
 
 /** A DynamoDB client straight to dynalite, bypassing the gateway. */
-export const directDynamoDB = (stack: LocalAws.LocalAws.Service) =>
+export const directDynamoDB = (stack: LocalAws.Service) =>
   new DynamoDBClient({
     region: stack.region,
     endpoint: stack.directEndpoints.dynamodb,
@@ -63,7 +63,7 @@ export const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-
 
 /** GET on the stack's container-credentials endpoint through @effect/platform's HttpClient: status and JSON body. */
 export const fetchCredentials = (
-  stack: LocalAws.LocalAws.Service,
+  stack: LocalAws.Service,
   headers: Record<string, string> = { authorization: stack.env.AWS_CONTAINER_AUTHORIZATION_TOKEN! }
 ) =>
   HttpClient.get(stack.endpoints.credentials, { headers }).pipe(

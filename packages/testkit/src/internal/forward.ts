@@ -27,7 +27,11 @@ const HOP_BY_HOP = new Set([
   "content-length"
 ])
 
-/** Copies end-to-end headers; the body is re-framed with an exact content-length. */
+/**
+ * Copies end-to-end headers; the body is re-framed with an exact content-length.
+ *
+ * @internal
+ */
 export const endToEndHeaders = (
   headers: Http.IncomingHttpHeaders,
   bodyLength: number

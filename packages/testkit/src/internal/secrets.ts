@@ -13,7 +13,11 @@ export const randomAlnum = (length: number): string => {
 /** @internal */
 export const randomBase64 = (bytes: number): string => randomBytes(bytes).toString("base64")
 
-/** Constant-time string comparison, so a wrong token does not leak its matching prefix. */
+/**
+ * Constant-time string comparison, so a wrong token does not leak its matching prefix.
+ *
+ * @internal
+ */
 export const safeEqual = (a: string, b: string): boolean => {
   const left = Buffer.from(a)
   const right = Buffer.from(b)

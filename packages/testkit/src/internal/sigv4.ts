@@ -18,7 +18,11 @@ export interface ParsedAuthorization {
 const AUTHORIZATION =
   /^AWS4-HMAC-SHA256\s+Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request,\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]{64})\s*$/
 
-/** Parses `AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/dynamodb/aws4_request, SignedHeaders=…, Signature=…`. */
+/**
+ * Parses `AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/dynamodb/aws4_request, SignedHeaders=…, Signature=…`.
+ *
+ * @internal
+ */
 export const parseAuthorization = (header: string | undefined): ParsedAuthorization | undefined => {
   const match = header === undefined ? null : AUTHORIZATION.exec(header)
   if (match === null) return undefined
@@ -33,7 +37,11 @@ export const parseAuthorization = (header: string | undefined): ParsedAuthorizat
   }
 }
 
-/** Parses the basic ISO 8601 form of `X-Amz-Date` (`20250101T120000Z`). */
+/**
+ * Parses the basic ISO 8601 form of `X-Amz-Date` (`20250101T120000Z`).
+ *
+ * @internal
+ */
 export const parseAmzDate = (value: string | undefined): Date | undefined => {
   const match = value === undefined ? null : /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value)
   if (match === null) return undefined
@@ -59,7 +67,11 @@ const headerValue = (value: string | ReadonlyArray<string> | undefined): string 
 /** @internal */
 export type SignerCache = Map<string, SignatureV4>
 
-/** A signer caches its derived signing keys, so the gateway keeps one per key and scope. */
+/**
+ * A signer caches its derived signing keys, so the gateway keeps one per key and scope.
+ *
+ * @internal
+ */
 export const makeSignerCache = (): SignerCache => new Map()
 
 const signerFor = (
@@ -86,7 +98,11 @@ const signerFor = (
   return signer
 }
 
-/** Recomputes the signature with the SDK's own signer, over the request's signed headers, date and scope. */
+/**
+ * Recomputes the signature with the SDK's own signer, over the request's signed headers, date and scope.
+ *
+ * @internal
+ */
 export const verifySignature = async (cache: SignerCache, input: VerifyInput): Promise<boolean> => {
   const { authorization } = input
   const url = new URL(input.url, "http://gateway.invalid")
