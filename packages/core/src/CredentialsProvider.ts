@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { fromEnv, fromHttp, fromNodeProviderChain, fromTemporaryCredentials } from "@aws-sdk/credential-providers"
+import type * as SdkProviders from "@aws-sdk/credential-providers"
 import type { AwsCredentialIdentity } from "@smithy/types"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -35,6 +35,19 @@ export const fromSdk = (name: string, make: () => () => Promise<AwsCredentialIde
   load: Effect.tryPromise({ try: () => make()(), catch: (e) => e })
 })
 
+// The SDK's providers are loaded at the first resolution, not with this module: building the layers (in a Lambda
+// handler, at start-up) then costs nothing for them, as the SDK's own chain loads its providers when first asked.
+const sdkProviders = (): Promise<typeof SdkProviders> => import("@aws-sdk/credential-providers")
+
+/** `fromSdk` over a provider factory of `@aws-sdk/credential-providers`, which is loaded when first needed. */
+const fromSdkProviders = (
+  name: string,
+  make: (sdk: typeof SdkProviders) => () => Promise<AwsCredentialIdentity>
+): Provider => ({
+  name,
+  load: Effect.tryPromise({ try: () => sdkProviders().then((sdk) => make(sdk)()), catch: (e) => e })
+})
+
 /**
  * The SDK's default Node chain: environment (Lambda), container endpoint (ECS, EKS Pod Identity), web
  * identity, profile, then IMDS.
@@ -42,8 +55,8 @@ export const fromSdk = (name: string, make: () => () => Promise<AwsCredentialIde
  * @since 0.1.0
  * @category constructors
  */
-export const chain = (init?: Parameters<typeof fromNodeProviderChain>[0]): Provider =>
-  fromSdk("chain", () => fromNodeProviderChain(init))
+export const chain = (init?: Parameters<typeof SdkProviders.fromNodeProviderChain>[0]): Provider =>
+  fromSdkProviders("chain", (sdk) => sdk.fromNodeProviderChain(init))
 
 /**
  * Fixed credentials, e.g. from a secret store.
@@ -72,7 +85,7 @@ export const fromStatic = (options: {
  * @since 0.1.0
  * @category constructors
  */
-export const environment = (): Provider => fromSdk("environment", () => fromEnv())
+export const environment = (): Provider => fromSdkProviders("environment", (sdk) => sdk.fromEnv())
 
 /**
  * The container credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI` or `..._RELATIVE_URI`, with
@@ -84,9 +97,10 @@ export const environment = (): Provider => fromSdk("environment", () => fromEnv(
 export const container = (
   options?: { readonly timeout?: Duration.DurationInput; readonly maxRetries?: number }
 ): Provider =>
-  fromSdk(
+  fromSdkProviders(
     "container",
-    () => fromHttp({ timeout: Duration.toMillis(options?.timeout ?? "1 second"), maxRetries: options?.maxRetries ?? 3 })
+    (sdk) =>
+      sdk.fromHttp({ timeout: Duration.toMillis(options?.timeout ?? "1 second"), maxRetries: options?.maxRetries ?? 3 })
   )
 
 /**
@@ -111,23 +125,25 @@ export const assumeRole = (options: {
   readonly region?: string
   readonly source?: Provider
   /** Anything else for the STS client, e.g. an endpoint or a request handler. */
-  readonly clientConfig?: NonNullable<Parameters<typeof fromTemporaryCredentials>[0]["clientConfig"]>
+  readonly clientConfig?: NonNullable<Parameters<typeof SdkProviders.fromTemporaryCredentials>[0]["clientConfig"]>
 }): Provider => {
   const source = options.source
   // The source runs in the runtime of the fiber loading credentials (its logger, tracer and clock): the SDK asks
   // for the source's set only while a `load` is running, and each `load` records its runtime first.
   let runtime: Runtime.Runtime<never> = Runtime.defaultRuntime
-  // One SDK provider for the layer's life: it keeps one STS client and calls AssumeRole on every resolution.
-  const provider = fromTemporaryCredentials({
-    params: {
-      RoleArn: options.roleArn,
-      RoleSessionName: options.sessionName ?? "aws-resilience",
-      ...(options.duration ? { DurationSeconds: Math.round(Duration.toSeconds(options.duration)) } : {})
-    },
-    ...(source ? { masterCredentials: () => Runtime.runPromise(runtime, source.load) } : {}),
-    clientConfig: { ...options.clientConfig, ...(options.region ? { region: options.region } : {}) }
-  })
-  const sdk = fromSdk("assume-role", () => provider)
+  // One SDK provider for the layer's life, made at the first resolution: it keeps one STS client and calls
+  // AssumeRole on every resolution.
+  let provider: (() => Promise<AwsCredentialIdentity>) | undefined
+  const sdk = fromSdkProviders("assume-role", (sdk) =>
+    provider ??= sdk.fromTemporaryCredentials({
+      params: {
+        RoleArn: options.roleArn,
+        RoleSessionName: options.sessionName ?? "aws-resilience",
+        ...(options.duration ? { DurationSeconds: Math.round(Duration.toSeconds(options.duration)) } : {})
+      },
+      ...(source ? { masterCredentials: () => Runtime.runPromise(runtime, source.load) } : {}),
+      clientConfig: { ...options.clientConfig, ...(options.region ? { region: options.region } : {}) }
+    }))
   return {
     name: sdk.name,
     load: Effect.flatMap(Effect.runtime<never>(), (current) => {

@@ -52,7 +52,8 @@ const durations = new Map<
 
 /**
  * Duration of a whole call in milliseconds, retries included, for one service and operation
- * (`aws_resilience_call_duration{service,operation}`).
+ * (`aws_resilience_call_duration{service,operation}`): every call that ends, in success or failure, but not one that
+ * is interrupted.
  *
  * @since 0.1.0
  * @category metrics

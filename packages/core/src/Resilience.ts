@@ -5,11 +5,15 @@
  *
  * @since 0.1.0
  */
+import type { StaticSchemaIdOperation } from "@smithy/types"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as AwsError from "./AwsError.js"
 import type * as ManagedClient from "./ManagedClient.js"
@@ -50,7 +54,25 @@ export interface SdkClient {
   destroy(): void
 }
 
-const operationName = (command: object): string => command.constructor.name.replace(/Command$/, "")
+const operationSchemaId: StaticSchemaIdOperation = 9
+
+/**
+ * The operation a command is for, e.g. `PutItem`, as the SDK's command builder recorded it in the command's
+ * operation schema (`command.schema`: `[9, namespace, name, ...]`, or an object with a `name`). The class name is
+ * only a fallback, for commands built without a schema: a minifier renames classes (`PutItemCommand` becomes `NB`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const operationName = (command: object): string => {
+  const schema: unknown = (command as { readonly schema?: unknown }).schema
+  if (Array.isArray(schema)) {
+    if (schema[0] === operationSchemaId && typeof schema[2] === "string") return schema[2]
+  } else if (Predicate.hasProperty(schema, "name") && typeof schema.name === "string") {
+    return schema.name
+  }
+  return command.constructor.name.replace(/Command$/, "")
+}
 
 /**
  * The retry driver of one call, shared by `execute` and `retryRemaining`. After a `CredentialsError` the
@@ -128,6 +150,17 @@ const retryAfter = <C, A>(
     return Effect.tap(loop(first), () => driver.refund)
   })
 
+// Records how long a call took however it ended, unless it was interrupted: `Metric.trackDuration` records only
+// successes, which would leave the slowest calls, those the policy gave up on, out of the histogram.
+const timed = (metric: Metric.Metric.Histogram<Duration.Duration>) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.clockWith((clock) => {
+    const start = clock.unsafeCurrentTimeNanos()
+    return Effect.onExit(self, (exit) =>
+      Exit.isInterrupted(exit)
+        ? Effect.void
+        : Metric.update(metric, Duration.nanos(clock.unsafeCurrentTimeNanos() - start)))
+  })
+
 /**
  * Runs one operation through the client with the policy in context (or the standard mode, honouring
  * `AWS_MAX_ATTEMPTS`).
@@ -152,7 +185,7 @@ export const execute: {
       onFailure: (first) =>
         Effect.flatMap(RetryPolicy.current, (policy) => retryAfter(self, operation.name, attempt, policy, first))
     }),
-    Metric.trackDuration(Metrics.callDuration(self.service, operation.name)),
+    timed(Metrics.callDuration(self.service, operation.name)),
     Effect.withSpan(`${self.service}.${operation.name}`, {
       kind: "client",
       // A stack trace per call would cost more than the rest of our overhead together.

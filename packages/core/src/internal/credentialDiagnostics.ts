@@ -2,7 +2,6 @@
  * Diagnostics of the credentials service: what a provider's failure means, sets that are almost always a
  * misconfiguration, and identity verification through STS.
  */
-import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts"
 import type { AwsCredentialIdentity } from "@smithy/types"
 import * as Effect from "effect/Effect"
 import * as AwsError from "../AwsError.js"
@@ -56,35 +55,52 @@ export const misconfigurations = (
   return warnings
 }
 
+// The STS client is loaded only when verification is asked for (it is off by default): a handler that does not
+// verify does not evaluate it at start-up, and a bundler that splits code can leave it out of the main chunk.
+const loadSts = Effect.tryPromise({
+  try: () => import("@aws-sdk/client-sts"),
+  catch: (cause) =>
+    new AwsError.ConfigurationError({
+      setting: "verify",
+      detail: `verifying credentials needs @aws-sdk/client-sts, which could not be loaded: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`,
+      cause
+    })
+})
+
 /** Calls STS `GetCallerIdentity` with a set and logs the account and ARN. */
 export const verifyIdentity = (credentials: AwsCredentials, region: string | undefined) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() =>
-      new STSClient({ ...(region ? { region } : {}), credentials: credentials.toSdk(), maxAttempts: 1 })
-    ),
-    (sts) =>
-      Effect.tryPromise({
-        try: (signal) => sts.send(new GetCallerIdentityCommand({}), { abortSignal: signal }),
-        catch: (e) => {
-          const error = AwsError.classify(e, {
-            service: "sts",
-            operation: "GetCallerIdentity",
-            generation: credentials.generation
-          })
-          return error._tag === "CredentialsError" || error._tag === "ConfigurationError" ?
-            error :
-            new AwsError.CredentialsError({
+  Effect.flatMap(loadSts, ({ GetCallerIdentityCommand, STSClient }) =>
+    Effect.acquireUseRelease(
+      Effect.sync(() =>
+        new STSClient({ ...(region ? { region } : {}), credentials: credentials.toSdk(), maxAttempts: 1 })
+      ),
+      (sts) =>
+        Effect.tryPromise({
+          try: (signal) => sts.send(new GetCallerIdentityCommand({}), { abortSignal: signal }),
+          catch: (e) => {
+            const error = AwsError.classify(e, {
               service: "sts",
               operation: "GetCallerIdentity",
-              reason: "ProviderFailure",
-              generation: credentials.generation,
-              cause: error
+              generation: credentials.generation
             })
-        }
-      }).pipe(
-        Effect.tap((identity) => Effect.logInfo("credentials verified").pipe(
-          Effect.annotateLogs({ account: identity.Account ?? "?", arn: identity.Arn ?? "?" })
-        ))
-      ),
-    (sts) => Effect.sync(() => sts.destroy())
-  )
+            return error._tag === "CredentialsError" || error._tag === "ConfigurationError" ?
+              error :
+              new AwsError.CredentialsError({
+                service: "sts",
+                operation: "GetCallerIdentity",
+                reason: "ProviderFailure",
+                generation: credentials.generation,
+                cause: error
+              })
+          }
+        }).pipe(
+          Effect.tap((identity) =>
+            Effect.logInfo("credentials verified").pipe(
+              Effect.annotateLogs({ account: identity.Account ?? "?", arn: identity.Arn ?? "?" })
+            )
+          )
+        ),
+      (sts) => Effect.sync(() => sts.destroy())
+    ))
