@@ -150,6 +150,13 @@ const retryAfter = <C, A>(
     return Effect.tap(loop(first), () => driver.refund)
   })
 
+// The request id AWS gave the response (the last attempt's), as OpenTelemetry's AWS conventions name it.
+const requestIdOf = (output: unknown): string | undefined =>
+  (output as { readonly $metadata?: { readonly requestId?: string } } | null | undefined)?.$metadata?.requestId
+
+const annotateRequestId = (requestId: string | undefined): Effect.Effect<void> =>
+  requestId === undefined ? Effect.void : Effect.annotateCurrentSpan("aws.request_id", requestId)
+
 // Records how long a call took however it ended, unless it was interrupted: `Metric.trackDuration` records only
 // successes, which would leave the slowest calls, those the policy gave up on, out of the histogram.
 const timed = (metric: Metric.Metric.Histogram<Duration.Duration>) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
@@ -181,16 +188,28 @@ export const execute: {
   // The fast path: a call that succeeds at once never builds the schedule.
   return attempt.pipe(
     Effect.matchEffect({
-      onSuccess: (value) => Effect.as(self.budget.release(Option.none()), value),
+      onSuccess: (value) =>
+        Effect.zipRight(
+          annotateRequestId(requestIdOf(value)),
+          Effect.as(self.budget.release(Option.none()), value)
+        ),
       onFailure: (first) =>
-        Effect.flatMap(RetryPolicy.current, (policy) => retryAfter(self, operation.name, attempt, policy, first))
+        Effect.flatMap(RetryPolicy.current, (policy) => retryAfter(self, operation.name, attempt, policy, first)).pipe(
+          Effect.tap((value) => annotateRequestId(requestIdOf(value))),
+          Effect.tapError((error) => annotateRequestId("requestId" in error ? error.requestId : undefined))
+        )
     }),
     timed(Metrics.callDuration(self.service, operation.name)),
     Effect.withSpan(`${self.service}.${operation.name}`, {
       kind: "client",
       // A stack trace per call would cost more than the rest of our overhead together.
       captureStackTrace: false,
-      attributes: { "rpc.system": "aws-api", "rpc.service": self.service, "rpc.method": operation.name }
+      attributes: {
+        "rpc.system": "aws-api",
+        "rpc.service": self.service,
+        "rpc.method": operation.name,
+        "cloud.region": self.region
+      }
     })
   )
 })
