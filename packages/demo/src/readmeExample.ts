@@ -1,6 +1,3 @@
-/**
- * The README's "Using it" example, kept here so that `pnpm check` type-checks it.
- */
 import { type AwsError, Credentials, RetryPolicy } from "@aws-resilience/core"
 import { DynamoDB, EventStore } from "@aws-resilience/dynamodb"
 import { EventQueue, SQS } from "@aws-resilience/sqs"

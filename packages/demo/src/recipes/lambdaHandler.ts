@@ -1,6 +1,12 @@
 import { Credentials, CredentialsProvider, RetryPolicy } from "@aws-resilience/core"
 import { DynamoDB, EventStore } from "@aws-resilience/dynamodb"
-import { Config, Context, Effect, Layer, ManagedRuntime, Schema } from "effect"
+// Deep imports: the `effect` barrel re-exports whole namespaces (fast-check among them) that bundlers cannot drop.
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Schema from "effect/Schema"
 
 const Order = Schema.Struct({ id: Schema.String, total: Schema.Number })
 class Orders extends Context.Tag("app/Orders")<Orders, EventStore.EventStore<typeof Order.Type>>() {}
