@@ -43,37 +43,38 @@ const checked = (problem: (value: string) => string | undefined) => (self: Confi
     return detail === undefined ? Either.right(value) : Either.left(ConfigError.InvalidData([], detail))
   })
 
-/**
- * Checks a region name given in code; the error names `setting`.
- *
- * @since 0.1.0
- * @category validation
- */
-export const validateRegion = (
-  region: string,
-  setting = "region"
+const validate = (problem: (value: string) => string | undefined, defaultSetting: string) =>
+(
+  value: string,
+  setting = defaultSetting
 ): Effect.Effect<string, AwsError.ConfigurationError> => {
-  const detail = regionProblem(region)
+  const detail = problem(value)
   return detail === undefined
-    ? Effect.succeed(region)
+    ? Effect.succeed(value)
     : Effect.fail(new AwsError.ConfigurationError({ setting, detail }))
 }
 
 /**
- * Checks an endpoint URL given in code; the error names `setting`.
+ * Checks a region name given in code; the error names `setting` (default `region`).
  *
  * @since 0.1.0
  * @category validation
  */
-export const validateEndpoint = (
+export const validateRegion: (
+  region: string,
+  setting?: string
+) => Effect.Effect<string, AwsError.ConfigurationError> = validate(regionProblem, "region")
+
+/**
+ * Checks an endpoint URL given in code; the error names `setting` (default `endpoint`).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validateEndpoint: (
   endpoint: string,
-  setting = "endpoint"
-): Effect.Effect<string, AwsError.ConfigurationError> => {
-  const detail = endpointProblem(endpoint)
-  return detail === undefined
-    ? Effect.succeed(endpoint)
-    : Effect.fail(new AwsError.ConfigurationError({ setting, detail }))
-}
+  setting?: string
+) => Effect.Effect<string, AwsError.ConfigurationError> = validate(endpointProblem, "endpoint")
 
 /**
  * The region as the SDK reads it: `AWS_REGION`, then `AWS_DEFAULT_REGION`, checked to be a region name.
