@@ -10,24 +10,22 @@
  *
  * @since 0.1.0
  */
-import { AwsConfig, AwsError, EventCodec } from "@aws-resilience/core"
-import type { AttributeValue } from "@aws-sdk/client-dynamodb"
-import { marshall, unmarshall } from "@aws-sdk/util-dynamodb"
-import * as Chunk from "effect/Chunk"
-import * as Clock from "effect/Clock"
+import { AwsConfig } from "@aws-resilience/core"
+import type { AwsError, EventCodec } from "@aws-resilience/core"
 import type * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
+import type * as Option from "effect/Option"
 import * as Pipeable from "effect/Pipeable"
 import * as Predicate from "effect/Predicate"
 import type * as Schema from "effect/Schema"
-import * as SchemaAST from "effect/SchemaAST"
 import * as Stream from "effect/Stream"
-import { createHash } from "node:crypto"
 import * as DynamoDB from "./DynamoDB.js"
+import type * as EventStoreError from "./EventStoreError.js"
+import * as eventReads from "./internal/eventReads.js"
+import * as eventWrites from "./internal/eventWrites.js"
+import * as itemLayout from "./internal/itemLayout.js"
 
 /**
  * @since 0.1.0
@@ -42,46 +40,20 @@ export const TypeId: unique symbol = Symbol.for("@aws-resilience/dynamodb/EventS
 export type TypeId = typeof TypeId
 
 /**
- * Brands the store's errors, so that they are recognised by their guards rather than by `instanceof`.
- *
- * @since 0.1.0
- * @category type ids
- */
-export const ErrorTypeId: unique symbol = Symbol.for("@aws-resilience/dynamodb/EventStore/Error")
-
-/**
- * @since 0.1.0
- * @category type ids
- */
-export type ErrorTypeId = typeof ErrorTypeId
-
-/**
- * Another event is already stored under this key. `key` holds the key's attributes by name when the store's key
- * is not the default (`id`, the event id).
+ * The error of a write that finds another event under the key; also `EventStoreError.EventConflictError`.
  *
  * @since 0.1.0
  * @category errors
  */
-export class EventConflictError extends Data.TaggedError("EventConflictError")<{
-  readonly tableName: string
-  readonly id: string
-  readonly key?: Readonly<Record<string, string | number>> | undefined
-}> {
-  readonly [ErrorTypeId]: ErrorTypeId = ErrorTypeId
-  override get message(): string {
-    const where = this.key === undefined
-      ? `id ${this.id}`
-      : `key ${Object.entries(this.key).map(([name, value]) => `${name}=${value}`).join(", ")} (event id ${this.id})`
-    return `${this.tableName}: a different event is already stored under ${where}`
-  }
-}
+export { EventConflictError } from "./EventStoreError.js"
 
 /**
+ * Also `EventStoreError.isEventConflictError`.
+ *
  * @since 0.1.0
  * @category guards
  */
-export const isEventConflictError = (u: unknown): u is EventConflictError =>
-  Predicate.hasProperty(u, ErrorTypeId) && Predicate.isTagged(u, "EventConflictError")
+export { isEventConflictError } from "./EventStoreError.js"
 
 /**
  * What `put` did: `Stored` when this call wrote the event, `AlreadyStored` when an identical event was stored
@@ -150,7 +122,7 @@ export interface EventStore<A> extends Pipeable.Pipeable {
   /** Validates, encodes and writes one event, at most once whatever the retries (see the module's header). */
   readonly put: (
     event: A
-  ) => Effect.Effect<PutResult, EventCodec.InvalidEventError | EventConflictError | AwsError.AwsError>
+  ) => Effect.Effect<PutResult, EventCodec.InvalidEventError | EventStoreError.EventConflictError | AwsError.AwsError>
   /**
    * The event stored under an event id, read consistently; the key is derived from the id (`fromId`). On a store
    * whose key is derived from the event (`fromEvent`) an id does not locate an item: calling `get` there is a
@@ -310,138 +282,6 @@ export interface Options<A, I> {
  */
 export const isEventStore = (u: unknown): u is EventStore<unknown> => Predicate.hasProperty(u, TypeId)
 
-const digestOf = (body: string) => createHash("sha256").update(body).digest("base64")
-
-type Role = "partition" | "sort"
-type Bookkeeping = "body" | "digest" | "storedAt" | "writes"
-
-interface KeyPart<A> {
-  readonly role: Role
-  readonly name: string
-  readonly type: "S" | "N"
-  readonly fromEvent: ((event: A) => unknown) | undefined
-  readonly fromId: ((id: string) => unknown) | undefined
-}
-
-interface Resolved<A> {
-  readonly layout: Layout
-  readonly parts: ReadonlyArray<KeyPart<A>>
-  /** The store's own attributes in use, by role. */
-  readonly names: Readonly<Record<Bookkeeping, string>>
-  /** The fields the schema's encoded side declares, when it declares any. */
-  readonly declared: ReadonlySet<string>
-}
-
-// The field names of a schema's encoded side, in every member of a union.
-const declaredFields = (ast: SchemaAST.AST): ReadonlySet<string> => {
-  const names = new Set<string>()
-  const go = (ast: SchemaAST.AST, depth: number): void => {
-    switch (ast._tag) {
-      case "TypeLiteral":
-        for (const ps of ast.propertySignatures) if (typeof ps.name === "string") names.add(ps.name)
-        return
-      case "Union":
-        return ast.types.forEach((member) => go(member, depth))
-      case "Refinement":
-        return go(ast.from, depth)
-      case "Transformation":
-        return go(ast.from, depth)
-      case "Suspend":
-        return depth < 4 ? go(ast.f(), depth + 1) : undefined
-    }
-  }
-  go(SchemaAST.encodedAST(ast), 0)
-  return names
-}
-
-const configurationError = (setting: string, detail: string) => new AwsError.ConfigurationError({ setting, detail })
-
-const resolve = <A, I>(options: Options<A, I>): Effect.Effect<Resolved<A>, AwsError.ConfigurationError> =>
-  Effect.suspend(() => {
-    const layout = options.layout ?? "json"
-    if (layout !== "json" && layout !== "attributes") {
-      return Effect.fail(configurationError("layout", `${JSON.stringify(layout)} is not "json" or "attributes"`))
-    }
-    const parts: Array<KeyPart<A>> = []
-    const given: ReadonlyArray<readonly [Role, KeyAttribute<A> | undefined]> = [
-      ["partition", options.key?.partition ?? { name: "id" }],
-      ["sort", options.key?.sort]
-    ]
-    for (const [role, part] of given) {
-      if (part === undefined) continue
-      const setting = `key.${role}`
-      const type = part.type ?? "S"
-      if (typeof part.name !== "string" || part.name === "") {
-        return Effect.fail(configurationError(`${setting}.name`, "must be a non-empty attribute name"))
-      }
-      if (type !== "S" && type !== "N") {
-        return Effect.fail(configurationError(`${setting}.type`, `${JSON.stringify(type)} is not "S" or "N"`))
-      }
-      if (part.fromId !== undefined && part.fromEvent !== undefined) {
-        return Effect.fail(configurationError(setting, "give fromId or fromEvent, not both"))
-      }
-      if (type === "N" && part.fromId === undefined && part.fromEvent === undefined) {
-        return Effect.fail(
-          configurationError(setting, "a number key needs fromId or fromEvent (the event id is a string)")
-        )
-      }
-      if (parts.some((p) => p.name === part.name)) {
-        return Effect.fail(configurationError(`${setting}.name`, `"${part.name}" is already the partition key`))
-      }
-      parts.push({ role, name: part.name, type, fromEvent: part.fromEvent, fromId: part.fromId })
-    }
-    const roles: ReadonlyArray<Bookkeeping> = layout === "json"
-      ? ["body", "digest", "storedAt", "writes"]
-      : ["digest", "storedAt", "writes"]
-    const names = { body: "body", digest: "digest", storedAt: "storedAt", writes: "writes" }
-    const taken = new Map(parts.map((p) => [p.name, `${p.role} key`]))
-    for (const role of roles) {
-      const name = options.attributeNames?.[role] ?? role
-      const setting = `attributeNames.${role}`
-      if (typeof name !== "string" || name === "") {
-        return Effect.fail(configurationError(setting, "must be a non-empty attribute name"))
-      }
-      const owner = taken.get(name)
-      if (owner !== undefined) return Effect.fail(configurationError(setting, `"${name}" is already the ${owner}`))
-      taken.set(name, `${role} attribute`)
-      names[role] = name
-    }
-    const declared = declaredFields(options.schema.ast)
-    if (layout === "attributes") {
-      for (const role of roles) {
-        if (declared.has(names[role])) {
-          return Effect.fail(configurationError(
-            `attributeNames.${role}`,
-            `"${names[role]}" is also a field of the event: give the store's ${role} attribute another name`
-          ))
-        }
-      }
-    }
-    return Effect.succeed({ layout, parts, names, declared })
-  })
-
-const toAttribute = (type: "S" | "N", value: string | number): AttributeValue =>
-  type === "N" ? { N: String(value) } : { S: String(value) }
-
-const sameScalar = (a: AttributeValue, b: AttributeValue) =>
-  (a.S !== undefined && a.S === b.S) || (a.N !== undefined && a.N === b.N)
-
-const scalarOf = (value: AttributeValue): string | number => value.N !== undefined ? Number(value.N) : value.S ?? ""
-
-const describe = (u: unknown): string =>
-  u === "" ?
-    "an empty string" :
-    u === null || u === undefined || typeof u === "number" ?
-    String(u) :
-    typeof u === "object" ?
-    "an object" :
-    `a ${typeof u}`
-
-const textOf = (cause: unknown) => Predicate.hasProperty(cause, "message") ? String(cause.message) : String(cause)
-
-const invalid = (direction: "encode" | "decode", path: string, message: string, cause?: unknown) =>
-  new EventCodec.InvalidEventError({ direction, issues: [{ path, message }], cause })
-
 /**
  * Builds a store over the DynamoDB client of the context. Nothing is read or written until it is used; options
  * that cannot work (see `Options`) fail here with a `ConfigurationError` naming them.
@@ -453,224 +293,21 @@ export const make = <A, I>(
   options: Options<A, I>
 ): Effect.Effect<EventStore<A>, AwsError.ConfigurationError, DynamoDB.DynamoDB> =>
   Effect.gen(function*() {
-    const { declared, layout, names, parts } = yield* resolve(options)
+    const layout = yield* itemLayout.make(options)
     const client = yield* DynamoDB.DynamoDB
-    const codec = EventCodec.make(options.schema, options.idOf)
-    const { tableName } = options
     const provide = Effect.provideService(DynamoDB.DynamoDB, client)
-    const partition = parts[0]!
-    const fromEventPart = parts.find((p) => p.fromEvent !== undefined)
-    const defaultKey = parts.length === 1 && partition.name === "id" && partition.fromId === undefined &&
-      partition.fromEvent === undefined
-    // Attributes that are the store's, not the event's: key attributes the schema does not declare, bookkeeping.
-    const notEventFields = new Set([
-      ...parts.filter((p) => !declared.has(p.name)).map((p) => p.name),
-      names.digest,
-      names.storedAt,
-      names.writes
-    ])
-    const bookkeeping = new Map<string, Bookkeeping>([
-      [names.digest, "digest"],
-      [names.storedAt, "storedAt"],
-      [names.writes, "writes"]
-    ])
-
-    // Runs the caller's key function; what it throws or gives is checked like `idOf`'s result.
-    const keyValue = (part: KeyPart<A>, via: string, compute: () => unknown) =>
-      Effect.suspend(() => {
-        let value: unknown
-        try {
-          value = compute()
-        } catch (cause) {
-          return Effect.fail(invalid("encode", part.name, `${via} threw: ${textOf(cause)}`, cause))
-        }
-        return part.type === "S"
-          ? typeof value === "string" && value.length > 0
-            ? Effect.succeed(toAttribute("S", value))
-            : Effect.fail(invalid("encode", part.name, `${via}: expected a non-empty string, got ${describe(value)}`))
-          : typeof value === "number" && Number.isFinite(value)
-          ? Effect.succeed(toAttribute("N", value))
-          : Effect.fail(invalid("encode", part.name, `${via}: expected a finite number, got ${describe(value)}`))
-      })
-
-    const fromId = (part: KeyPart<A>, id: string) =>
-      part.fromId === undefined
-        ? keyValue(part, "the event id", () => id)
-        : keyValue(part, `key.${part.role}.fromId`, () => part.fromId!(id))
-
-    const keyOf = (
-      entries: ReadonlyArray<readonly [string, Effect.Effect<AttributeValue, EventCodec.InvalidEventError>]>
-    ) =>
-      Effect.map(
-        Effect.forEach(entries, ([name, value]) => Effect.map(value, (v) => [name, v] as const)),
-        (entries): Record<string, AttributeValue> => Object.fromEntries(entries)
-      )
-
-    const keyOfEvent = (id: string, event: A) =>
-      keyOf(parts.map((part) => [
-        part.name,
-        part.fromEvent === undefined
-          ? fromId(part, id)
-          : keyValue(part, `key.${part.role}.fromEvent`, () => part.fromEvent!(event))
-      ]))
-
-    // The event's encoded fields as attributes, without those that are the key (they go in `Key`).
-    const attributesOf = (body: string, key: Record<string, AttributeValue>) =>
-      Effect.suspend(() => {
-        const encoded: unknown = JSON.parse(body)
-        if (!Predicate.isRecord(encoded)) {
-          return Effect.fail(invalid("encode", "", "the attributes layout needs a schema that encodes to an object"))
-        }
-        let item: Record<string, AttributeValue>
-        try {
-          item = marshall(encoded, { removeUndefinedValues: true })
-        } catch (cause) {
-          return Effect.fail(invalid("encode", "", `not storable as DynamoDB attributes: ${textOf(cause)}`, cause))
-        }
-        const fields: Record<string, AttributeValue> = {}
-        for (const [field, value] of Object.entries(item)) {
-          const role = bookkeeping.get(field)
-          if (role !== undefined) {
-            return Effect.fail(invalid(
-              "encode",
-              field,
-              `is also the store's ${role} attribute: give that another name with attributeNames.${role}`
-            ))
-          }
-          const keyAttribute = key[field]
-          if (keyAttribute === undefined) fields[field] = value
-          else if (!sameScalar(keyAttribute, value)) {
-            return Effect.fail(invalid(
-              "encode",
-              field,
-              `is a key attribute, derived as ${JSON.stringify(scalarOf(keyAttribute))}: the field must hold that value`
-            ))
-          }
-        }
-        return Effect.succeed(fields)
-      })
-
-    const readBack = (key: Record<string, AttributeValue>) =>
-      DynamoDB.getItem({ TableName: tableName, Key: key, ConsistentRead: true }).pipe(
-        Effect.map((r) => Option.fromNullable(r.Item)),
-        provide
-      )
-
-    const put = (event: A) =>
-      Effect.gen(function*() {
-        const body = yield* codec.encode(event)
-        const id = yield* codec.id(event)
-        const key = yield* keyOfEvent(id, event)
-        const fields = layout === "json" ? { [names.body]: { S: body } } : yield* attributesOf(body, key)
-        // The same digest in both layouts: of the encoded event's JSON text.
-        const digest = digestOf(body)
-        const at = new Date(yield* Clock.currentTimeMillis).toISOString()
-        const attributeNames: Record<string, string> = {
-          "#key": partition.name,
-          "#digest": names.digest,
-          "#storedAt": names.storedAt,
-          "#writes": names.writes
-        }
-        const values: Record<string, AttributeValue> = {
-          ":digest": { S: digest },
-          ":at": { S: at },
-          ":one": { N: "1" }
-        }
-        const sets = ["#digest = :digest", "#storedAt = :at"]
-        Object.entries(fields).forEach(([name, value], i) => {
-          attributeNames[`#f${i}`] = name
-          values[`:f${i}`] = value
-          sets.push(`#f${i} = :f${i}`)
-        })
-        const conflict = () =>
-          new EventConflictError({
-            tableName,
-            id,
-            ...(defaultKey ? {} : { key: Object.fromEntries(parts.map((p) => [p.name, scalarOf(key[p.name]!)])) })
-          })
-        // A conditional update rather than a put: `writes` counts the writes that landed, so a second copy
-        // (an unconditional retry after a lost response) would be visible as `writes > 1`. On the full key,
-        // `attribute_not_exists` of the partition key means "no item under this key".
-        return yield* DynamoDB.updateItem({
-          TableName: tableName,
-          Key: key,
-          UpdateExpression: `SET ${sets.join(", ")} ADD #writes :one`,
-          ConditionExpression: "attribute_not_exists(#key)",
-          ExpressionAttributeNames: attributeNames,
-          ExpressionAttributeValues: values
-        }).pipe(
-          Effect.as<PutResult>({ _tag: "Stored", id }),
-          Effect.catchTag("ConditionalCheckFailedError", () =>
-            Effect.flatMap(readBack(key), (stored) =>
-              Option.isSome(stored) && stored.value[names.digest]?.S === digest
-                ? Effect.succeed<PutResult>({ _tag: "AlreadyStored", id })
-                : Effect.fail(conflict()))),
-          provide
-        )
-      }).pipe(Effect.withSpan("EventStore.put", { captureStackTrace: false }))
-
-    const decodeItem = (item: Record<string, AttributeValue>): Effect.Effect<A, EventCodec.InvalidEventError> => {
-      if (layout === "json") return codec.decode(item[names.body]?.S ?? "")
-      const fields: Record<string, AttributeValue> = {}
-      for (const [name, value] of Object.entries(item)) if (!notEventFields.has(name)) fields[name] = value
-      let native: Record<string, unknown>
-      try {
-        native = unmarshall(fields)
-      } catch (cause) {
-        return Effect.fail(invalid("decode", "", `not readable as an event: ${textOf(cause)}`, cause))
-      }
-      // Through JSON, as the codec reads the json layout: one decoding path for both.
-      return codec.decode(JSON.stringify(native))
-    }
-
-    const getByKey = (key: Record<string, AttributeValue>) =>
-      Effect.flatMap(readBack(key), (item) =>
-        Option.match(item, {
-          onNone: () => Effect.succeed(Option.none<A>()),
-          onSome: (found) => Effect.map(decodeItem(found), Option.some)
-        }))
-
     return {
       [TypeId]: TypeId,
-      tableName,
-      put,
-      get: (id) =>
-        fromEventPart === undefined
-          ? Effect.flatMap(keyOf(parts.map((part) => [part.name, fromId(part, id)])), getByKey)
-          : Effect.dieMessage(
-            `EventStore ${tableName}: get(id) cannot locate an item, the ${fromEventPart.role} key ` +
-              `${fromEventPart.name} is derived from the event (key.${fromEventPart.role}.fromEvent); use getByKey`
-          ),
-      getByKey: (key) =>
-        getByKey(Object.fromEntries(
-          parts.flatMap((part) => {
-            const value = part.role === "partition" ? key.partition : key.sort
-            return value === undefined ? [] : [[part.name, toAttribute(part.type, value)]]
-          })
-        )),
-      list: (listOptions) =>
-        Stream.paginateChunkEffect(undefined as Record<string, AttributeValue> | undefined, (start) =>
-          DynamoDB.scan({
-            TableName: tableName,
-            Limit: listOptions?.pageSize ?? 100,
-            FilterExpression: "attribute_exists(#digest)",
-            ExpressionAttributeNames: { "#digest": names.digest },
-            ...(start ? { ExclusiveStartKey: start } : {})
-          }).pipe(
-            provide,
-            Effect.flatMap((page) =>
-              Effect.map(
-                Effect.forEach(page.Items ?? [], decodeItem),
-                (events) => [Chunk.unsafeFromArray(events), Option.fromNullable(page.LastEvaluatedKey)] as const
-              )
-            )
-          )),
-      ensureTable: DynamoDB.ensureTable({
-        TableName: tableName,
-        KeySchema: parts.map((p) => ({ AttributeName: p.name, KeyType: p.role === "partition" ? "HASH" : "RANGE" })),
-        AttributeDefinitions: parts.map((p) => ({ AttributeName: p.name, AttributeType: p.type })),
+      tableName: layout.tableName,
+      put: (event) => provide(eventWrites.put(layout, event)),
+      get: (id) => provide(eventReads.get(layout, id)),
+      getByKey: (key) => provide(eventReads.getByKey(layout, itemLayout.keyOf(layout, key))),
+      list: (listOptions) => Stream.provideService(eventReads.list(layout, listOptions), DynamoDB.DynamoDB, client),
+      ensureTable: provide(DynamoDB.ensureTable({
+        TableName: layout.tableName,
+        ...itemLayout.keySchema(layout),
         BillingMode: "PAY_PER_REQUEST"
-      }).pipe(provide),
+      })),
       pipe() {
         // eslint-disable-next-line prefer-rest-params -- as in Effect's own data types
         return Pipeable.pipeArguments(this, arguments)
@@ -727,11 +364,11 @@ export const put: {
     event: NoInfer<A>
   ): (
     self: EventStore<A>
-  ) => Effect.Effect<PutResult, EventCodec.InvalidEventError | EventConflictError | AwsError.AwsError>
+  ) => Effect.Effect<PutResult, EventCodec.InvalidEventError | EventStoreError.EventConflictError | AwsError.AwsError>
   <A>(
     self: EventStore<A>,
     event: NoInfer<A>
-  ): Effect.Effect<PutResult, EventCodec.InvalidEventError | EventConflictError | AwsError.AwsError>
+  ): Effect.Effect<PutResult, EventCodec.InvalidEventError | EventStoreError.EventConflictError | AwsError.AwsError>
 } = dual(2, <A>(self: EventStore<A>, event: A) => self.put(event))
 
 /**
