@@ -1,4 +1,9 @@
 /**
  * @since 0.1.0
  */
-export {}
+export * as LambdaHandler from "./LambdaHandler.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as LambdaHandlerError from "./LambdaHandlerError.js"
