@@ -223,40 +223,38 @@ export const make = <C extends { destroy(): void }>(
       }))
 
     // Cheap on the hot path: a cached credentials read and a generation comparison.
-    const fresh = Effect.flatMap(
-      credentials.get,
-      (c) => current && current.generation >= c.generation ? Effect.void : rebuild(current?.generation ?? 0)
-    )
+    const giveBack = (entry: Entry<C>, fiber: Fiber.RuntimeFiber<unknown, unknown>): void => {
+      entry.borrowers--
+      const held = (borrowing.get(fiber) ?? 1) - 1
+      if (held === 0) borrowing.delete(fiber)
+      else borrowing.set(fiber, held)
+      if (entry.retired && entry.borrowers === 0 && live.has(entry)) destroy(entry)
+      if (drained !== undefined && borrowing.size === 0) Deferred.unsafeDone(drained, Exit.void)
+    }
 
-    const borrow = Effect.withFiberRuntime<Entry<C>>((fiber) => {
-      const entry = current
-      if (entry === undefined) {
-        return Effect.dieMessage(`${options.service} client used after its scope closed`)
-      }
-      entry.borrowers++
-      borrowing.set(fiber, (borrowing.get(fiber) ?? 0) + 1)
-      return Effect.succeed(entry)
-    })
-
-    const giveBack = (entry: Entry<C>) =>
-      Effect.withFiberRuntime<void>((fiber) => {
-        entry.borrowers--
-        const held = (borrowing.get(fiber) ?? 1) - 1
-        if (held === 0) borrowing.delete(fiber)
-        else borrowing.set(fiber, held)
-        if (entry.retired && entry.borrowers === 0 && live.has(entry)) destroy(entry)
-        if (drained !== undefined && borrowing.size === 0) Deferred.unsafeDone(drained, Exit.void)
-        return Effect.void
-      })
+    // The borrow: taken and given back without a fiber switch; uninterruptible but for `f`, so that an
+    // interruption can never leave a borrow counted (the client would outlive its use) or uncounted (destroyed
+    // under its borrower).
+    const lend = <A, E, R>(f: (client: C, generation: number) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.withFiberRuntime<A, E, R>((fiber) => {
+          const entry = current
+          if (entry === undefined) return Effect.dieMessage(`${options.service} client used after its scope closed`)
+          entry.borrowers++
+          borrowing.set(fiber, (borrowing.get(fiber) ?? 0) + 1)
+          return Effect.ensuring(restore(f(entry.client, entry.generation)), Effect.sync(() => giveBack(entry, fiber)))
+        })
+      )
 
     return {
       service: options.service,
       region,
+      // Cheap on the hot path: a cached credentials read and a generation comparison, then the borrow.
       use: (f) =>
-        Effect.zipRight(
-          fresh,
-          Effect.acquireUseRelease(borrow, (entry) => f(entry.client, entry.generation), giveBack)
-        ),
+        Effect.flatMap(credentials.get, (c) =>
+          current !== undefined && current.generation >= c.generation
+            ? lend(f)
+            : Effect.zipRight(rebuild(current?.generation ?? 0), lend(f))),
       rebuild,
       renew: (staleGeneration) => Effect.zipRight(credentials.refresh(staleGeneration), rebuild(staleGeneration)),
       budget,

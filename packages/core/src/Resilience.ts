@@ -6,15 +6,20 @@
  * @since 0.1.0
  */
 import type { StaticSchemaIdOperation } from "@smithy/types"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
+import type * as Tracer from "effect/Tracer"
 import * as AwsError from "./AwsError.js"
 import type * as ManagedClient from "./ManagedClient.js"
 import * as Metrics from "./Metrics.js"
@@ -157,20 +162,66 @@ const requestIdOf = (output: unknown): string | undefined =>
 const annotateRequestId = (requestId: string | undefined): Effect.Effect<void> =>
   requestId === undefined ? Effect.void : Effect.annotateCurrentSpan("aws.request_id", requestId)
 
-// Records how long a call took however it ended, unless it was interrupted: `Metric.trackDuration` records only
-// successes, which would leave the slowest calls, those the policy gave up on, out of the histogram.
-const timed = (metric: Metric.Metric.Histogram<Duration.Duration>) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.clockWith((clock) => {
-    const start = clock.unsafeCurrentTimeNanos()
-    return Effect.onExit(self, (exit) =>
-      Exit.isInterrupted(exit)
-        ? Effect.void
-        : Metric.update(metric, Duration.nanos(clock.unsafeCurrentTimeNanos() - start)))
+// Effect's default tracer keeps spans nowhere: without another tracer installed, a call opens no span.
+const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+
+/**
+ * An `AbortSignal` that costs nothing until it is used: the SDK registers its abort listeners on it (on Node's
+ * `AbortSignal`, an `EventTarget`, that costs tens of µs per call) and it fires them only when the call is
+ * interrupted.
+ */
+class LightAbortSignal {
+  aborted = false
+  reason: unknown = undefined
+  onabort: ((event: unknown) => void) | null = null
+  private listeners: Array<unknown> | undefined
+  addEventListener(_type: string, listener: unknown): void {
+    ;(this.listeners ??= []).push(listener)
+  }
+  removeEventListener(_type: string, listener: unknown): void {
+    if (this.listeners !== undefined) this.listeners = this.listeners.filter((l) => l !== listener)
+  }
+  dispatchEvent(): boolean {
+    return true
+  }
+  throwIfAborted(): void {
+    if (this.aborted) throw this.reason
+  }
+  abort(): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = new DOMException("The operation was aborted because its fiber was interrupted", "AbortError")
+    const event = { type: "abort", target: this }
+    this.onabort?.(event)
+    for (const listener of this.listeners ?? []) {
+      if (typeof listener === "function") listener.call(this, event)
+      else (listener as { handleEvent(event: unknown): void }).handleEvent(event)
+    }
+  }
+}
+
+// `Effect.tryPromise` with the light signal: interrupting the fiber aborts the request.
+const request = <A>(
+  run: (signal: AbortSignal) => Promise<A>,
+  onError: (error: unknown) => AwsError.AwsError
+): Effect.Effect<A, AwsError.AwsError> =>
+  Effect.async<A, AwsError.AwsError>((resume) => {
+    const signal = new LightAbortSignal()
+    let promise: Promise<A>
+    try {
+      promise = run(signal as unknown as AbortSignal)
+    } catch (error) {
+      resume(Effect.fail(onError(error)))
+      return
+    }
+    promise.then((value) => resume(Effect.succeed(value)), (error) => resume(Effect.fail(onError(error))))
+    return Effect.sync(() => signal.abort())
   })
 
 /**
  * Runs one operation through the client with the policy in context (or the standard mode, honouring
- * `AWS_MAX_ATTEMPTS`).
+ * `AWS_MAX_ATTEMPTS`). The call's duration is recorded (however it ended, unless interrupted), and with a tracer
+ * installed it is one client span with the region and the request id.
  *
  * @since 0.1.0
  * @category combinators
@@ -180,38 +231,60 @@ export const execute: {
   <C, A>(self: ManagedClient.ManagedClient<C>, operation: Operation<C, A>): Effect.Effect<A, AwsError.AwsError>
 } = dual(2, <C, A>(self: ManagedClient.ManagedClient<C>, operation: Operation<C, A>) => {
   const attempt = self.use((client, generation) =>
-    Effect.tryPromise({
-      try: (signal) => operation.run(client, signal),
-      catch: (error) => AwsError.classify(error, { service: self.service, operation: operation.name, generation })
-    })
+    request(
+      (signal) => operation.run(client, signal),
+      (error) => AwsError.classify(error, { service: self.service, operation: operation.name, generation })
+    )
   )
-  // The fast path: a call that succeeds at once never builds the schedule.
-  return attempt.pipe(
-    Effect.matchEffect({
-      onSuccess: (value) =>
-        Effect.zipRight(
-          annotateRequestId(requestIdOf(value)),
-          Effect.as(self.budget.release(Option.none()), value)
-        ),
-      onFailure: (first) =>
-        Effect.flatMap(RetryPolicy.current, (policy) => retryAfter(self, operation.name, attempt, policy, first)).pipe(
-          Effect.tap((value) => annotateRequestId(requestIdOf(value))),
-          Effect.tapError((error) => annotateRequestId("requestId" in error ? error.requestId : undefined))
-        )
-    }),
-    timed(Metrics.callDuration(self.service, operation.name)),
-    Effect.withSpan(`${self.service}.${operation.name}`, {
-      kind: "client",
+  const metric = Metrics.callDuration(self.service, operation.name)
+  const spanName = `${self.service}.${operation.name}`
+  const attributes = {
+    "rpc.system": "aws-api",
+    "rpc.service": self.service,
+    "rpc.method": operation.name,
+    "cloud.region": self.region
+  }
+  return Effect.withFiberRuntime<A, AwsError.AwsError>((fiber) => {
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    const start = clock.unsafeCurrentTimeNanos()
+    const record = () =>
+      metric.unsafeUpdate(
+        Duration.nanos(clock.unsafeCurrentTimeNanos() - start),
+        fiber.getFiberRef(FiberRef.currentMetricLabels)
+      )
+    const traced = fiber.currentTracer !== nativeTracer
+    // The fast path: a call that succeeds at once builds no schedule and refunds the budget in place.
+    const call = attempt.pipe(
+      Effect.matchEffect({
+        onSuccess: (value) => {
+          self.budget.unsafeRefundSuccess()
+          record()
+          return traced ? Effect.as(annotateRequestId(requestIdOf(value)), value) : Effect.succeed(value)
+        },
+        onFailure: (first) =>
+          Effect.flatMap(RetryPolicy.current, (policy) => retryAfter(self, operation.name, attempt, policy, first))
+            .pipe(
+              Effect.onExit((exit) => {
+                if (!Exit.isInterrupted(exit)) record()
+                if (!traced) return Effect.void
+                return Exit.match(exit, {
+                  onSuccess: (value) => annotateRequestId(requestIdOf(value)),
+                  onFailure: (cause) => {
+                    const error = Cause.failureOption(cause)
+                    return error._tag === "Some" && "requestId" in error.value
+                      ? annotateRequestId(error.value.requestId)
+                      : Effect.void
+                  }
+                })
+              })
+            )
+      })
+    )
+    return traced
       // A stack trace per call would cost more than the rest of our overhead together.
-      captureStackTrace: false,
-      attributes: {
-        "rpc.system": "aws-api",
-        "rpc.service": self.service,
-        "rpc.method": operation.name,
-        "cloud.region": self.region
-      }
-    })
-  )
+      ? Effect.withSpan(call, spanName, { kind: "client", captureStackTrace: false, attributes })
+      : call
+  })
 })
 
 /**

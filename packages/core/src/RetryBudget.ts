@@ -7,7 +7,6 @@
 import { INITIAL_RETRY_TOKENS, NO_RETRY_INCREMENT, RETRY_COST, TIMEOUT_RETRY_COST } from "@smithy/core/retry"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 import type * as AwsError from "./AwsError.js"
 
 /**
@@ -34,6 +33,8 @@ export interface RetryBudget {
   readonly acquire: (error: AwsError.AwsError) => Effect.Effect<Option.Option<number>>
   /** Gives back what a successful call cost: its last retry's tokens, or the success increment. */
   readonly release: (cost: Option.Option<number>) => Effect.Effect<void>
+  /** `release(Option.none())` in place, for the hot path of a call that succeeded at its first attempt. */
+  readonly unsafeRefundSuccess: () => void
   readonly available: Effect.Effect<number>
 }
 
@@ -42,18 +43,26 @@ export interface RetryBudget {
  * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<RetryBudget> =>
-  Effect.map(Ref.make(options.capacity ?? INITIAL_RETRY_TOKENS), (tokens) => {
+  Effect.sync(() => {
     const capacity = options.capacity ?? INITIAL_RETRY_TOKENS
     const retryCost = options.retryCost ?? RETRY_COST
     const transientCost = options.transientCost ?? TIMEOUT_RETRY_COST
     const successIncrement = options.successIncrement ?? NO_RETRY_INCREMENT
+    // A plain number: every change is one synchronous step, so no two fibers can interleave inside one.
+    let tokens = capacity
+    const refund = (n: number) => {
+      tokens = Math.min(capacity, tokens + n)
+    }
     return {
-      acquire: (error) => {
-        const cost = error._tag === "TransientError" ? transientCost : retryCost
-        return Ref.modify(tokens, (n) => n >= cost ? [Option.some(cost), n - cost] : [Option.none(), n])
-      },
-      release: (cost) =>
-        Ref.update(tokens, (n) => Math.min(capacity, n + Option.getOrElse(cost, () => successIncrement))),
-      available: Ref.get(tokens)
+      acquire: (error) =>
+        Effect.sync(() => {
+          const cost = error._tag === "TransientError" ? transientCost : retryCost
+          if (tokens < cost) return Option.none()
+          tokens -= cost
+          return Option.some(cost)
+        }),
+      release: (cost) => Effect.sync(() => refund(Option.getOrElse(cost, () => successIncrement))),
+      unsafeRefundSuccess: () => refund(successIncrement),
+      available: Effect.sync(() => tokens)
     }
   })

@@ -1,3 +1,4 @@
+import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb"
 import { assert, describe, it } from "@effect/vitest"
 import {
   Clock,
@@ -12,11 +13,13 @@ import {
   Metric,
   MetricLabel,
   Option,
+  Redacted,
   Ref,
   Scope,
   TestClock
 } from "effect"
-import { Credentials, ManagedClient, Metrics, Resilience, RetryPolicy } from "../src/index.js"
+import * as Http from "node:http"
+import { Credentials, CredentialsProvider, ManagedClient, Metrics, Resilience, RetryPolicy } from "../src/index.js"
 import type { AwsError } from "../src/index.js"
 import { countingProvider, FakeClient, sdkError, settle } from "./fixtures.js"
 
@@ -417,4 +420,43 @@ describe("ManagedClient", () => {
         assert.strictEqual(yield* provider.calls, 0)
       }))
   }
+})
+
+describe("Resilience.send over HTTP", () => {
+  it.live("interrupting a call aborts the real HTTP request: the server sees the connection close", () =>
+    Effect.gen(function*() {
+      const received = yield* Deferred.make<void>()
+      const closed = yield* Deferred.make<void>()
+      const server = yield* Effect.acquireRelease(
+        Effect.async<Http.Server>((resume) => {
+          const server = Http.createServer((request) => {
+            // Never answers: only an abort ends this request.
+            Deferred.unsafeDone(received, Exit.void)
+            request.socket.once("close", () => Deferred.unsafeDone(closed, Exit.void))
+          })
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) =>
+          Effect.async<void>((resume) => {
+            server.closeAllConnections()
+            server.close(() => resume(Effect.void))
+          })
+      )
+      const port = (server.address() as { port: number }).port
+      const managed = yield* ManagedClient.make({
+        service: "dynamodb",
+        region: "us-east-1",
+        endpoint: `http://127.0.0.1:${port}`,
+        build: (config) => new DynamoDBClient(config)
+      }).pipe(Effect.provide(Credentials.layer({
+        provider: CredentialsProvider.fromStatic({ accessKeyId: "AKIATEST", secretAccessKey: Redacted.make("s") })
+      })))
+      const call = yield* Effect.fork(
+        Resilience.send(managed, new GetItemCommand({ TableName: "t", Key: { id: { S: "1" } } }))
+      )
+      yield* Deferred.await(received)
+      yield* Fiber.interrupt(call)
+      const sawClose = yield* Deferred.await(closed).pipe(Effect.timeout("5 seconds"), Effect.option)
+      assert.isTrue(Option.isSome(sawClose), "the request's connection was closed by the abort")
+    }).pipe(Effect.scoped))
 })
