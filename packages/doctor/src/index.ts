@@ -1,4 +1,9 @@
 /**
  * @since 0.1.0
  */
-export {}
+export * as Doctor from "./Doctor.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Network from "./Network.js"
