@@ -325,16 +325,7 @@ interface Entry {
   endedBy: "runtime" | "emulator" | undefined
 }
 
-interface Counts {
-  readonly invocations: number
-  readonly dispatched: number
-  readonly responses: number
-  readonly errors: number
-  readonly timeouts: number
-  readonly exits: number
-  readonly initErrors: number
-  readonly lateResults: number
-}
+type Counts = Omit<Stats, "waiting" | "inFlight">
 
 const zero: Counts = {
   invocations: 0,
