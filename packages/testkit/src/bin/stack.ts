@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * Starts the local AWS stack and keeps it up until Ctrl-C: `pnpm stack`.
  *
