@@ -23,6 +23,8 @@ if (given === undefined || given === "") bundleHandlers({ srcDir: path.join(pack
 
 new EventIngestStack(app, "EventIngest", {
   bundleDir,
+  // The consumer's handler marks each event processed with a conditional UpdateItem (src/consumer.ts).
+  consumerTableActions: ["dynamodb:UpdateItem"],
   description: "aws-resilience example: event ingest (API and consumer Lambdas, DynamoDB, SQS FIFO, VPC endpoints)"
 })
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }))

@@ -1,7 +1,9 @@
 /**
  * The API Lambda: takes an event (an API Gateway proxy request's JSON body), stores it once with
  * `EventStore.put`, then enqueues it on the FIFO queue with the event id as its deduplication id. A retried
- * request after a lost response is recognised: stored `AlreadyStored`, and SQS drops the duplicate message.
+ * request after a lost response is recognised: stored `AlreadyStored`, and SQS drops the duplicate message. Revoked
+ * credentials end the execution environment after the response (`exitOnPoisonedCredentials`), so that the next
+ * invocation gets a new one with the role's current credentials.
  */
 import { Credentials, CredentialsProvider, RetryPolicy } from "@aws-resilience/core"
 import { DynamoDB, EventStore } from "@aws-resilience/dynamodb"
@@ -51,4 +53,12 @@ export const handler = LambdaHandler.make(Live, (request: APIGatewayProxyEvent) 
       InvalidEventError: (error) => Effect.succeed(respond(400, { error: error._tag, message: error.message })),
       EventConflictError: (error) => Effect.succeed(respond(409, { error: error._tag, message: error.message }))
     })
-  ))
+  ), {
+  // Lambda hands each execution environment the role's credentials once, in its variables: once they are revoked,
+  // nothing in this environment can renew them. Ending it after the response makes Lambda start a new one with the
+  // role's current set; without this, every later invocation in this environment would fail.
+  exitOnPoisonedCredentials: true
+})
+
+// The layer's build belongs to the init phase.
+await handler.ready

@@ -1,7 +1,8 @@
 /**
  * The consumer Lambda: handles the queue with `LambdaHandler.sqs`. Each event is marked processed in the table
  * (an idempotent update, so a redelivery changes nothing); a record that does not decode, or whose event is not in
- * the table, is a batch item failure, and on the FIFO queue the rest of its group waits for it.
+ * the table, is a batch item failure, and on the FIFO queue the rest of its group waits for it. Revoked credentials
+ * fail the whole batch and end the execution environment after the response (`exitOnPoisonedCredentials`).
  */
 import { Credentials, CredentialsProvider, RetryPolicy } from "@aws-resilience/core"
 import { DynamoDB } from "@aws-resilience/dynamodb"
@@ -28,5 +29,12 @@ export const handler: LambdaHandler.Handler<SQSEvent, SQSBatchResponse> = Lambda
         UpdateExpression: "SET processedAt = if_not_exists(processedAt, :at), messageId = :message",
         ConditionExpression: "attribute_exists(id)",
         ExpressionAttributeValues: { ":at": { S: new Date().toISOString() }, ":message": { S: record.messageId } }
-      }))
+      })),
+  // Revoked credentials fail the whole batch (it comes back) and end the execution environment after the response,
+  // so that the batch is retried in a new one with the role's current credentials instead of failing in this one
+  // until the queue dead-letters it.
+  exitOnPoisonedCredentials: true
 })
+
+// The layer's build belongs to the init phase.
+await handler.ready

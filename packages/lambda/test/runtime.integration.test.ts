@@ -64,6 +64,10 @@ layer(Live, { excludeTestServices: true, timeout: 120_000 })("under the runtime 
       const [environment] = yield* fn.environments
       assert.strictEqual(body.accessKeyId, environment!.accessKeyId)
       assert.strictEqual(body.pid, environment!.pid)
+      // The init phase: from the process's start to its runtime's first `next`, the one that took this invocation.
+      const [firstPoll] = yield* fn.api.nextRequests
+      assert.isAbove(environment!.initMs!, 0)
+      assert.strictEqual(environment!.initMs, firstPoll! - environment!.startedAt)
 
       const failed = yield* failure(fn, yield* fn.invoke({ fail: "no such order" }))
       assert.deepStrictEqual([failed.phase, failed.errorType, failed.errorMessage], [

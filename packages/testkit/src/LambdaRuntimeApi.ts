@@ -299,6 +299,12 @@ export interface Service {
   /** The init errors the runtime reported, oldest first. */
   readonly initErrors: Effect.Effect<ReadonlyArray<InitError>>
   readonly violations: Effect.Effect<ReadonlyArray<Violation>>
+  /**
+   * When each `invocation/next` request arrived, oldest first, in epoch milliseconds with sub-millisecond precision
+   * (`performance.timeOrigin + performance.now()`). A runtime sends its first one when its init has ended, so the
+   * first after a runtime's start marks the end of its init phase.
+   */
+  readonly nextRequests: Effect.Effect<ReadonlyArray<number>>
 }
 
 /**
@@ -392,6 +398,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, StackError.S
     const initErrors = yield* Ref.make<ReadonlyArray<InitError>>([])
     const violations = yield* Ref.make<ReadonlyArray<Violation>>([])
     const timers = yield* FiberSet.make()
+    const nextRequests: Array<number> = []
     let closed = false
 
     const count = (key: keyof Counts) => Ref.update(counts, (c) => ({ ...c, [key]: c[key] + 1 }))
@@ -437,17 +444,24 @@ export const make = (options: Options = {}): Effect.Effect<Service, StackError.S
       })
     )
 
-    const next = Effect.map(takeNext, ({ deadline, entry }) =>
-      HttpServerResponse.text(entry.payload, {
-        status: 200,
-        contentType: "application/json",
-        headers: {
-          "lambda-runtime-aws-request-id": entry.requestId,
-          "lambda-runtime-deadline-ms": String(deadline),
-          "lambda-runtime-invoked-function-arn": functionArn,
-          "lambda-runtime-trace-id": entry.traceId
-        }
-      }))
+    const polled = Effect.sync(() => {
+      nextRequests.push(performance.timeOrigin + performance.now())
+    })
+
+    const next = Effect.zipRight(polled, takeNext).pipe(
+      Effect.map(({ deadline, entry }) =>
+        HttpServerResponse.text(entry.payload, {
+          status: 200,
+          contentType: "application/json",
+          headers: {
+            "lambda-runtime-aws-request-id": entry.requestId,
+            "lambda-runtime-deadline-ms": String(deadline),
+            "lambda-runtime-invoked-function-arn": functionArn,
+            "lambda-runtime-trace-id": entry.traceId
+          }
+        })
+      )
+    )
 
     const violation = (kind: Violation["kind"], request: HttpServerRequest.HttpServerRequest, requestId: string) =>
       Ref.update(violations, (all) => [...all, { kind, method: request.method, path: request.url, requestId }])
@@ -642,7 +656,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, StackError.S
       reportExit,
       stats,
       initErrors: Ref.get(initErrors),
-      violations: Ref.get(violations)
+      violations: Ref.get(violations),
+      nextRequests: Effect.sync(() => nextRequests.slice())
     })
   })
 

@@ -31,6 +31,11 @@ export * as GroundTruth from "./GroundTruth.js"
 /**
  * @since 0.1.0
  */
+export * as LambdaEnvironment from "./LambdaEnvironment.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as LambdaRuntimeApi from "./LambdaRuntimeApi.js"
 
 /**
