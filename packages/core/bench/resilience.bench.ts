@@ -1,16 +1,20 @@
 /**
  * The cost of one PutItem through ManagedClient + the retry policy, as a ratio to a bare DynamoDBClient.send.
- * Both go through the same in-process request handler that answers at once, so only our overhead is measured.
- * Short rounds alternate between the two and the totals are compared, so that drift on a shared, noisy machine
- * falls on both alike.
+ * Both go through the same in-process request handler that answers at once, so only our overhead is measured
+ * (but not what the abort signal costs the real HTTP handler: see `loopback.bench.ts`). Short rounds alternate
+ * between the two (the order reversed every other round); each round gives a ratio, and the median of the rounds'
+ * ratios is judged, with their spread, so that drift on a shared, noisy machine falls on both alike.
+ *
+ *   tsx bench/resilience.bench.ts [--rounds 60] [--calls 200]
  */
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"
 import { HttpResponse } from "@smithy/protocol-http"
-import { Effect, Layer, Logger, LogLevel, Redacted } from "effect"
+import { Effect, Layer, Logger, LogLevel, Redacted, Runtime } from "effect"
+import { alternate, option, printVerdicts, ratios, reportInfo, reportRatio } from "../../../bench/lib/stats.mjs"
 import { Credentials, CredentialsProvider, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
 
-const calls = Number(process.env.BENCH_CALLS ?? 200)
-const rounds = Number(process.env.BENCH_ROUNDS ?? 60)
+const calls = option("calls", 200)
+const rounds = option("rounds", 60)
 
 const requestHandler = {
   handle: async () => ({
@@ -47,16 +51,11 @@ const program = Effect.gen(function*() {
     for (let i = 0; i < calls; i++) yield* Resilience.send(managed, command())
     return (performance.now() - start) / calls
   })
-  const bareTimes: Array<number> = []
-  const ourTimes: Array<number> = []
+  const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
   // Warm-up of both paths, then alternating measured rounds.
   yield* Effect.promise(timeBare)
   yield* timeOurs
-  for (let round = 0; round < rounds; round++) {
-    bareTimes.push(yield* Effect.promise(timeBare))
-    ourTimes.push(yield* timeOurs)
-  }
-  return { bareTimes, ourTimes }
+  return yield* Effect.promise(() => alternate(rounds, { bare: timeBare, ours: () => runPromise(timeOurs) }))
 }).pipe(
   Effect.scoped,
   Effect.provide(Layer.mergeAll(
@@ -71,13 +70,10 @@ const program = Effect.gen(function*() {
   Logger.withMinimumLogLevel(LogLevel.Warning)
 )
 
-const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
-
-const { bareTimes, ourTimes } = await Effect.runPromise(program)
-const b = mean(bareTimes)
-const o = mean(ourTimes)
-console.log(`PutItem, ${rounds} alternating rounds of ${calls} calls, in-process handler:`)
-console.log(`  bare DynamoDBClient.send          ${(b * 1000).toFixed(1)} µs/call`)
-console.log(`  ManagedClient + RetryPolicy       ${(o * 1000).toFixed(1)} µs/call`)
-console.log(`  ratio (ours / bare)               ${(o / b).toFixed(3)}x   (target <= 1.10x)`)
+const { bare: bareTimes, ours: ourTimes } = await Effect.runPromise(program)
+console.log(`PutItem, ${rounds} alternating rounds of ${calls} calls, in-process handler (median, spread over rounds):`)
+reportInfo({ label: "bare DynamoDBClient.send (µs/call)", values: bareTimes.map((ms) => ms * 1000) })
+reportInfo({ label: "ManagedClient + RetryPolicy (µs/call)", values: ourTimes.map((ms) => ms * 1000) })
+reportRatio({ label: "Resilience.send / bare send", ratios: ratios(ourTimes, bareTimes), target: 1.10 })
+printVerdicts("core in-process bench")
 bare.destroy()

@@ -1,33 +1,36 @@
 /**
- * Against the local stack (gateway in front of dynalite), in one run:
- * - batchWrite items/s as a ratio to one-at-a-time PutItem;
- * - EventStore.put time per event as a ratio to a bare SDK PutItem, and to the same conditional write sent by a
- *   bare SDK client (what idempotency costs at the backend is then left out).
- * Rounds alternate between each pair so drift on a shared machine falls on both alike.
+ * Round trips to the local stack running in a process of its own (`bench/lib/stackProcess.mjs`: the gateway,
+ * checking SigV4, in front of dynalite), one call at a time, ours through the production layers
+ * (`DynamoDB.layerConfig()`, `Credentials.layer()`: the container endpoint):
+ * - `DynamoDB.putItem` against a bare SDK `PutItem` (target <= 1.03x);
+ * - `EventStore.put` against the same conditional write sent by a bare client (target <= 1.05x), and against a
+ *   bare `PutItem` (what idempotency costs at the backend included; target <= 1.15x);
+ * - `batchWrite` items/s against one-at-a-time `DynamoDB.putItem` (not judged).
+ * Rounds alternate the variants (the order reversed every other round); each round gives each ratio, and the median
+ * of the rounds' ratios is judged, with their spread.
+ *
+ *   tsx bench/dynamodb.bench.ts [--rounds 15] [--items 100]
  */
 import { Credentials, RetryPolicy } from "@aws-resilience/core"
-import { LocalAws } from "@aws-resilience/testkit"
 import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb"
-import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
+import { Effect, Layer, Logger, LogLevel, Runtime, Schema } from "effect"
+import { createHash } from "node:crypto"
+import { startStack } from "../../../bench/lib/stackProcess.mjs"
+import { alternate, option, printVerdicts, ratios, reportInfo, reportRatio } from "../../../bench/lib/stats.mjs"
 import { DynamoDB, EventStore } from "../src/index.js"
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? 12)
-const perRound = Number(process.env.BENCH_ITEMS ?? 100)
+const rounds = option("rounds", 15)
+const perRound = option("items", 100)
 
 const Event = Schema.Struct({ id: Schema.String, kind: Schema.String, amount: Schema.Number })
 
 let counter = 0
 const nextId = () => `b-${counter++}`
 
-const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const start = performance.now()
-    yield* effect
-    return performance.now() - start
-  })
+const stack = await startStack()
+stack.useEnv()
 
 const program = Effect.gen(function*() {
-  const stack = yield* LocalAws.LocalAws
   const table = "bench"
   yield* DynamoDB.ensureTable({
     TableName: table,
@@ -36,91 +39,113 @@ const program = Effect.gen(function*() {
     BillingMode: "PAY_PER_REQUEST"
   })
   const store = yield* EventStore.make({ tableName: table, schema: Event })
-  const credentials = yield* stack.authority.currentStatic
+  const credentials = yield* Effect.promise(stack.credentials)
   const bare = new DynamoDBClient({
     region: stack.region,
     endpoint: stack.endpoints.dynamodb,
     credentials,
     maxAttempts: 1
   })
+  yield* Effect.addFinalizer(() => Effect.sync(() => bare.destroy()))
   const item = () => ({ id: { S: nextId() }, kind: { S: "created" }, amount: { N: "1" } })
+  const times = <A, E, R>(effect: () => Effect.Effect<A, E, R>) =>
+    Effect.gen(function*() {
+      const start = performance.now()
+      for (let i = 0; i < perRound; i++) yield* effect()
+      return (performance.now() - start) / perRound
+    })
+  const bareTimes = async (send: () => Promise<unknown>) => {
+    const start = performance.now()
+    for (let i = 0; i < perRound; i++) await send()
+    return (performance.now() - start) / perRound
+  }
 
-  const putOneByOne = Effect.forEach(
-    Array.from({ length: perRound }),
-    () => DynamoDB.putItem({ TableName: table, Item: item() }),
-    { discard: true }
-  )
-  const batch = Effect.flatMap(
-    DynamoDB.batchWrite(table, Array.from({ length: perRound }, item)),
-    (r) => r.unprocessed.length === 0 ? Effect.void : Effect.dieMessage(`${r.unprocessed.length} items not written`)
-  )
-  const barePut = Effect.forEach(
-    Array.from({ length: perRound }),
-    () => Effect.promise(() => bare.send(new PutItemCommand({ TableName: table, Item: item() }))),
-    { discard: true }
-  )
-  // The same write EventStore.put makes (a conditional update that also counts writes), sent by a bare client:
-  // the baseline for what the store itself adds, since idempotency needs the condition at any rate.
-  const bareConditional = Effect.forEach(Array.from({ length: perRound }), () =>
-    Effect.promise(() =>
-      bare.send(
+  const ourPut = times(() => DynamoDB.putItem({ TableName: table, Item: item() }))
+  const barePut = () => bareTimes(() => bare.send(new PutItemCommand({ TableName: table, Item: item() })))
+  const storePut = times(() => store.put({ id: nextId(), kind: "created", amount: 1 }))
+  // The request EventStore.put sends (json layout: a conditional update that also counts writes), built and sent by
+  // a bare client: the baseline for what the store adds, since idempotency needs the condition at any rate.
+  const bareConditional = () =>
+    bareTimes(() => {
+      const id = nextId()
+      const body = JSON.stringify({ id, kind: "created", amount: 1 })
+      return bare.send(
         new UpdateItemCommand({
           TableName: table,
-          Key: { id: { S: nextId() } },
-          UpdateExpression: "SET body = :body, digest = :digest, storedAt = :at ADD writes :one",
-          ConditionExpression: "attribute_not_exists(id)",
+          Key: { id: { S: id } },
+          UpdateExpression: "SET #digest = :digest, #storedAt = :at, #f0 = :f0 ADD #writes :one",
+          ConditionExpression: "attribute_not_exists(#key)",
+          ExpressionAttributeNames: {
+            "#key": "id",
+            "#digest": "digest",
+            "#storedAt": "storedAt",
+            "#writes": "writes",
+            "#f0": "body"
+          },
           ExpressionAttributeValues: {
-            ":body": { S: "{\"id\":\"b-0\",\"kind\":\"created\",\"amount\":1}" },
-            ":digest": { S: "x".repeat(44) },
+            ":digest": { S: createHash("sha256").update(body).digest("base64") },
             ":at": { S: new Date().toISOString() },
-            ":one": { N: "1" }
+            ":one": { N: "1" },
+            ":f0": { S: body }
           }
         })
       )
-    ), { discard: true })
-  const storePut = Effect.forEach(
-    Array.from({ length: perRound }),
-    () => store.put({ id: nextId(), kind: "created", amount: 1 }),
-    { discard: true }
-  )
+    })
+  const batch = Effect.gen(function*() {
+    const start = performance.now()
+    const result = yield* DynamoDB.batchWrite(table, Array.from({ length: perRound }, item))
+    if (result.unprocessed.length > 0) return yield* Effect.dieMessage(`${result.unprocessed.length} not written`)
+    return (performance.now() - start) / perRound
+  })
 
-  yield* putOneByOne
-  yield* batch
-  yield* barePut
-  yield* storePut
-  yield* bareConditional
-  const totals = { one: 0, batch: 0, bare: 0, store: 0, conditional: 0 }
-  for (let round = 0; round < rounds; round++) {
-    totals.one += yield* timed(putOneByOne)
-    totals.batch += yield* timed(batch)
-    totals.bare += yield* timed(barePut)
-    totals.store += yield* timed(storePut)
-    totals.conditional += yield* timed(bareConditional)
+  const runPromise = Runtime.runPromise(yield* Effect.runtime<DynamoDB.DynamoDB>())
+  // Warm-up of every path (client build, credentials, sockets, JIT).
+  for (let i = 0; i < 2; i++) {
+    yield* ourPut
+    yield* Effect.promise(barePut)
+    yield* storePut
+    yield* Effect.promise(bareConditional)
+    yield* batch
   }
-  bare.destroy()
-  const n = rounds * perRound
-  const rate = (ms: number) => (n / ms) * 1000
-  console.log(`DynamoDB through the local gateway, ${rounds} alternating rounds of ${perRound} items:`)
-  console.log(`  PutItem one at a time     ${rate(totals.one).toFixed(0)} items/s`)
-  console.log(`  batchWrite (25 per call)  ${rate(totals.batch).toFixed(0)} items/s`)
-  console.log(`  ratio batchWrite / PutItem            ${(totals.one / totals.batch).toFixed(2)}x`)
-  console.log(`  bare SDK PutItem          ${(totals.bare / n).toFixed(2)} ms/event`)
-  console.log(`  DynamoDB.putItem (ours)   ${(totals.one / n).toFixed(2)} ms/event`)
-  console.log(`  EventStore.put            ${(totals.store / n).toFixed(2)} ms/event`)
-  console.log(`  ratio DynamoDB.putItem / bare PutItem ${(totals.one / totals.bare).toFixed(3)}x`)
-  console.log(`  bare conditional write    ${(totals.conditional / n).toFixed(2)} ms/event`)
-  console.log(`  ratio EventStore.put / bare PutItem   ${(totals.store / totals.bare).toFixed(3)}x   (target <= 1.15x)`)
-  console.log(`  ratio EventStore.put / bare conditional write     ${(totals.store / totals.conditional).toFixed(3)}x`)
+  return yield* Effect.promise(() =>
+    alternate(rounds, {
+      ourPut: () => runPromise(ourPut),
+      barePut,
+      storePut: () => runPromise(storePut),
+      bareConditional,
+      batch: () => runPromise(batch)
+    })
+  )
 })
 
-await Effect.runPromise(
-  program.pipe(
-    Effect.provide(
-      DynamoDB.layerConfig().pipe(
-        Layer.provideMerge(Layer.merge(Credentials.layer(), RetryPolicy.layer())),
-        Layer.provideMerge(LocalAws.layerWithEnv())
-      )
-    ),
-    Logger.withMinimumLogLevel(LogLevel.Warning)
+try {
+  const r = await Effect.runPromise(
+    program.pipe(
+      Effect.scoped,
+      Effect.provide(
+        DynamoDB.layerConfig().pipe(Layer.provideMerge(Layer.merge(Credentials.layer(), RetryPolicy.layer())))
+      ),
+      Logger.withMinimumLogLevel(LogLevel.Warning)
+    )
   )
-)
+  console.log(
+    `DynamoDB through the gateway of a stack in its own process, ${rounds} alternating rounds of ${perRound} ` +
+      `sequential calls (median, spread over rounds):`
+  )
+  reportInfo({ label: "bare SDK PutItem (ms/call)", values: r.barePut, digits: 3 })
+  reportInfo({ label: "DynamoDB.putItem (ms/call)", values: r.ourPut, digits: 3 })
+  reportInfo({ label: "bare conditional write (ms/call)", values: r.bareConditional, digits: 3 })
+  reportInfo({ label: "EventStore.put (ms/call)", values: r.storePut, digits: 3 })
+  reportInfo({ label: "batchWrite (ms/item)", values: r.batch, digits: 3 })
+  reportRatio({ label: "DynamoDB.putItem / bare PutItem", ratios: ratios(r.ourPut, r.barePut), target: 1.03 })
+  reportRatio({
+    label: "EventStore.put / bare conditional write",
+    ratios: ratios(r.storePut, r.bareConditional),
+    target: 1.05
+  })
+  reportRatio({ label: "EventStore.put / bare PutItem", ratios: ratios(r.storePut, r.barePut), target: 1.15 })
+  reportInfo({ label: "items/s batchWrite / PutItem one at a time (x)", values: ratios(r.ourPut, r.batch), digits: 2 })
+  printVerdicts("dynamodb round-trip bench")
+} finally {
+  await stack.close()
+}

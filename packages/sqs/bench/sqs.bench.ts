@@ -1,73 +1,121 @@
 /**
- * Messages per second of `enqueueBatch` as a ratio to one-at-a-time `enqueue` (one SendMessage per event), both
- * through the same SQS ManagedClient against the local stack (fauxqs behind the SigV4-checking gateway).
- * Rounds alternate between the two so that drift on a shared machine falls on both alike.
+ * Against the local stack running in a process of its own (`bench/lib/stackProcess.mjs`: fauxqs behind the
+ * SigV4-checking gateway), ours through the production layers (`SQS.layerConfig()`, `Credentials.layer()`: the
+ * container endpoint):
+ * - `EventQueue.enqueue` (one SendMessage per event) against a bare SDK `SendMessage` of the same body, one call at
+ *   a time (target <= 1.03x);
+ * - messages/s of `enqueueBatch`, batches one at a time, against one-at-a-time `enqueue` (target >= 5x), and with
+ *   the default 4 batches in flight (not judged).
+ * Rounds alternate the variants (the order reversed every other round); each round gives each ratio, and the median
+ * of the rounds' ratios is judged, with their spread.
+ *
+ *   tsx bench/sqs.bench.ts [--rounds 10] [--messages 200]
  */
-import { Credentials } from "@aws-resilience/core"
-import { LocalAws } from "@aws-resilience/testkit"
-import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
+import { Credentials, RetryPolicy } from "@aws-resilience/core"
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs"
+import { Effect, Layer, Logger, LogLevel, Runtime, Schema } from "effect"
+import { startStack } from "../../../bench/lib/stackProcess.mjs"
+import { alternate, option, printVerdicts, ratios, reportInfo, reportRatio } from "../../../bench/lib/stats.mjs"
 import * as EventQueue from "../src/EventQueue.js"
 import * as SQS from "../src/SQS.js"
 
-const messages = Number(process.env.BENCH_MESSAGES ?? 200)
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+const messages = option("messages", 200)
+const rounds = option("rounds", 10)
 
 const Event = Schema.Struct({ id: Schema.String, kind: Schema.String, payload: Schema.String })
 type Event = typeof Event.Type
 
 let next = 0
-const events = (): Array<Event> =>
-  Array.from({ length: messages }, () => ({ id: `e-${next++}`, kind: "OrderPlaced", payload: "x".repeat(200) }))
+const event = (): Event => ({ id: `e-${next++}`, kind: "OrderPlaced", payload: "x".repeat(200) })
+const events = (): Array<Event> => Array.from({ length: messages }, event)
 
-const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const start = performance.now()
-    const result = yield* effect
-    return { result, millis: performance.now() - start }
-  })
+const stack = await startStack()
+stack.useEnv()
 
 const program = Effect.gen(function*() {
   const { QueueUrl } = yield* SQS.createQueue({ QueueName: "bench" })
-  const queue = yield* EventQueue.make({ queueUrl: QueueUrl!, schema: Event })
-  const singles = Effect.forEach(events(), (event) => queue.enqueue(event), { discard: true })
+  const queueUrl = QueueUrl!
+  const queue = yield* EventQueue.make({ queueUrl, schema: Event })
+  const credentials = yield* Effect.promise(stack.credentials)
+  const bare = new SQSClient({ region: stack.region, endpoint: stack.endpoints.sqs, credentials, maxAttempts: 1 })
+  yield* Effect.addFinalizer(() => Effect.sync(() => bare.destroy()))
+
+  // Each variant returns ms per message.
+  const singles = Effect.gen(function*() {
+    const start = performance.now()
+    for (let i = 0; i < messages; i++) yield* queue.enqueue(event())
+    return (performance.now() - start) / messages
+  })
+  const bareSingles = async () => {
+    const start = performance.now()
+    for (let i = 0; i < messages; i++) {
+      await bare.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(event()) }))
+    }
+    return (performance.now() - start) / messages
+  }
   const batched = (concurrency: number) =>
-    Effect.flatMap(queue.enqueueBatch(events(), { concurrency }), (outcomes) => {
+    Effect.gen(function*() {
+      const start = performance.now()
+      const outcomes = yield* queue.enqueueBatch(events(), { concurrency })
       const failed = outcomes.filter((o) => o._tag !== "Sent").length
-      return failed === 0 ? Effect.void : Effect.dieMessage(`${failed} entries were not sent`)
+      if (failed > 0) return yield* Effect.dieMessage(`${failed} entries were not sent`)
+      return (performance.now() - start) / messages
     })
 
+  const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
   // Warm-up of every path (client build, credentials, sockets, JIT).
-  yield* singles
-  yield* batched(1)
-  yield* batched(4)
-
-  const totals = { singles: 0, sequential: 0, concurrent: 0 }
-  for (let round = 0; round < rounds; round++) {
-    totals.singles += (yield* timed(singles)).millis
-    totals.sequential += (yield* timed(batched(1))).millis
-    totals.concurrent += (yield* timed(batched(4))).millis
+  for (let i = 0; i < 2; i++) {
+    yield* singles
+    yield* Effect.promise(bareSingles)
+    yield* batched(1)
+    yield* batched(4)
   }
-  const rate = (millis: number) => (messages * rounds) / (millis / 1000)
-  const stats = yield* Effect.flatMap(LocalAws.LocalAws, (stack) => stack.gateway.stats)
-  console.log(`${messages} messages x ${rounds} alternating rounds, 200-byte payloads, through the gateway`)
-  console.log(`enqueue, one SendMessage each:        ${rate(totals.singles).toFixed(0)} msg/s`)
-  console.log(`enqueueBatch, batches one at a time:  ${rate(totals.sequential).toFixed(0)} msg/s`)
-  console.log(`enqueueBatch, 4 batches in flight:    ${rate(totals.concurrent).toFixed(0)} msg/s (the default)`)
-  console.log(
-    `ratio batch/single (sequential):      ${(totals.singles / totals.sequential).toFixed(2)}x (target >= 5x)`
+  return yield* Effect.promise(() =>
+    alternate(rounds, {
+      singles: () => runPromise(singles),
+      bareSingles,
+      sequential: () => runPromise(batched(1)),
+      concurrent: () => runPromise(batched(4))
+    })
   )
-  console.log(`ratio batch/single (default):         ${(totals.singles / totals.concurrent).toFixed(2)}x`)
-  console.log(`gateway outcomes: ${JSON.stringify(stats.byOutcome)}`)
 })
 
-const StackWithSqs = Layer.provideMerge(
-  SQS.layerConfig().pipe(Layer.provide(Credentials.layer())),
-  LocalAws.layerWithEnv()
-)
-
-Effect.runPromise(
-  program.pipe(Effect.provide(StackWithSqs), Logger.withMinimumLogLevel(LogLevel.Warning))
-).catch((error) => {
-  console.error(error)
-  process.exitCode = 1
-})
+try {
+  const r = await Effect.runPromise(
+    program.pipe(
+      Effect.scoped,
+      Effect.provide(SQS.layerConfig().pipe(Layer.provideMerge(Layer.merge(Credentials.layer(), RetryPolicy.layer())))),
+      Logger.withMinimumLogLevel(LogLevel.Warning)
+    )
+  )
+  const perSecond = (xs: ReadonlyArray<number>) => xs.map((ms) => 1000 / ms)
+  console.log(
+    `SQS through the gateway of a stack in its own process, ${rounds} alternating rounds of ${messages} messages ` +
+      `(200-byte payloads; median, spread over rounds):`
+  )
+  reportInfo({ label: "bare SDK SendMessage (ms/call)", values: r.bareSingles, digits: 3 })
+  reportInfo({ label: "EventQueue.enqueue (ms/call)", values: r.singles, digits: 3 })
+  reportInfo({ label: "enqueue, one SendMessage each (msg/s)", values: perSecond(r.singles), digits: 0 })
+  reportInfo({ label: "enqueueBatch, one batch at a time (msg/s)", values: perSecond(r.sequential), digits: 0 })
+  reportInfo({ label: "enqueueBatch, 4 batches in flight (msg/s)", values: perSecond(r.concurrent), digits: 0 })
+  reportRatio({
+    label: "EventQueue.enqueue / bare SendMessage",
+    ratios: ratios(r.singles, r.bareSingles),
+    target: 1.03
+  })
+  reportRatio({
+    label: "msg/s enqueueBatch (sequential) / enqueue",
+    ratios: ratios(r.singles, r.sequential),
+    target: 5,
+    direction: ">=",
+    digits: 2
+  })
+  reportInfo({
+    label: "msg/s enqueueBatch (default) / enqueue (x)",
+    values: ratios(r.singles, r.concurrent),
+    digits: 2
+  })
+  printVerdicts("sqs round-trip bench")
+} finally {
+  await stack.close()
+}

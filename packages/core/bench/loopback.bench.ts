@@ -1,0 +1,113 @@
+/**
+ * The cost of one PutItem through ManagedClient + the retry policy over real HTTP, as a ratio to a bare
+ * DynamoDBClient.send. The server (`loopbackServer.mjs`) is a forked process that answers `{}` at once, so the
+ * client's whole path is measured, the SDK's Node HTTP handler included: what an abort signal costs it (listeners
+ * on the signal, on the socket) shows here, where the in-process handler of `resilience.bench.ts` hides it. Calls
+ * are sequential; rounds alternate (the order reversed every other round) and the median of the rounds' ratios is
+ * judged, with their spread.
+ *
+ *   tsx bench/loopback.bench.ts [--rounds 30] [--calls 300]
+ *   node --cpu-prof --import tsx bench/loopback.bench.ts --only ours --calls 20000   (a profile of ours alone;
+ *   `--only bare` for the baseline's)
+ */
+import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"
+import { Effect, Layer, Logger, LogLevel, Redacted, Runtime } from "effect"
+import { fork } from "node:child_process"
+import { join } from "node:path"
+import {
+  alternate,
+  option,
+  printVerdicts,
+  ratios,
+  reportInfo,
+  reportRatio,
+  stringOption
+} from "../../../bench/lib/stats.mjs"
+import { Credentials, CredentialsProvider, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
+
+const calls = option("calls", 300)
+const rounds = option("rounds", 30)
+const only = stringOption("only", "")
+
+// No inherited execArgv: the server is plain JavaScript, and a `--cpu-prof` of this process must not profile it.
+const server = fork(join(import.meta.dirname, "loopbackServer.mjs"), [], { execArgv: [] })
+const port = await new Promise<number>((resolve, reject) => {
+  server.once("message", (message) => resolve((message as { readonly port: number }).port))
+  server.once("error", reject)
+  server.once("exit", (code) => reject(new Error(`the loopback server exited (${code})`)))
+})
+const endpoint = `http://127.0.0.1:${port}`
+const region = "us-east-1"
+
+const credentials = { accessKeyId: "AKIABENCHMARK0000", secretAccessKey: "bench-secret" }
+const command = () =>
+  new PutItemCommand({ TableName: "bench", Item: { id: { S: "1" }, payload: { S: "x".repeat(200) } } })
+
+const bare = new DynamoDBClient({ region, endpoint, credentials, maxAttempts: 1 })
+
+const timeBare = async () => {
+  const start = performance.now()
+  for (let i = 0; i < calls; i++) await bare.send(command())
+  return (performance.now() - start) / calls
+}
+
+const program = Effect.gen(function*() {
+  const managed = yield* ManagedClient.make({
+    service: "dynamodb",
+    region,
+    endpoint,
+    build: (config) => new DynamoDBClient(config)
+  })
+  const timeOurs = Effect.gen(function*() {
+    const start = performance.now()
+    for (let i = 0; i < calls; i++) yield* Resilience.send(managed, command())
+    return (performance.now() - start) / calls
+  })
+  if (only === "ours") {
+    yield* timeOurs
+    return { bare: [], ours: [yield* timeOurs] }
+  }
+  if (only === "bare") {
+    yield* Effect.promise(timeBare)
+    return { bare: [yield* Effect.promise(timeBare)], ours: [] }
+  }
+  const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
+  // Warm-up of both paths (sockets, JIT), then alternating measured rounds.
+  for (let i = 0; i < 3; i++) {
+    yield* Effect.promise(timeBare)
+    yield* timeOurs
+  }
+  return yield* Effect.promise(() => alternate(rounds, { bare: timeBare, ours: () => runPromise(timeOurs) }))
+}).pipe(
+  Effect.scoped,
+  Effect.provide(Layer.mergeAll(
+    Credentials.layer({
+      provider: CredentialsProvider.fromStatic({
+        accessKeyId: credentials.accessKeyId,
+        secretAccessKey: Redacted.make(credentials.secretAccessKey)
+      })
+    }),
+    RetryPolicy.layer()
+  )),
+  Logger.withMinimumLogLevel(LogLevel.Warning)
+)
+
+try {
+  const { bare: bareTimes, ours: ourTimes } = await Effect.runPromise(program)
+  if (only !== "") {
+    const alone = only === "ours" ? ourTimes[0] : bareTimes[0]
+    console.log(`${only} alone: 2 x ${calls} calls, ${((alone ?? Number.NaN) * 1000).toFixed(1)} µs/call`)
+  } else {
+    console.log(
+      `PutItem over loopback HTTP to a forked server, ${rounds} alternating rounds of ${calls} sequential calls ` +
+        `(median, spread over rounds):`
+    )
+    reportInfo({ label: "bare DynamoDBClient.send (µs/call)", values: bareTimes.map((ms) => ms * 1000) })
+    reportInfo({ label: "ManagedClient + RetryPolicy (µs/call)", values: ourTimes.map((ms) => ms * 1000) })
+    reportRatio({ label: "Resilience.send / bare send", ratios: ratios(ourTimes, bareTimes), target: 1.05 })
+    printVerdicts("core loopback bench")
+  }
+} finally {
+  bare.destroy()
+  server.disconnect()
+}

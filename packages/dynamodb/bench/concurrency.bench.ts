@@ -1,0 +1,174 @@
+/**
+ * Many concurrent callers through one DynamoDB `ManagedClient` against the local stack running in a process of its
+ * own (`bench/lib/stackProcess.mjs`): `--concurrency` callers (default 1,000) each put items in a closed loop, as
+ * fast as the stack answers, for `--duration` seconds per phase; bare SDK callers on one bare `DynamoDBClient` (same
+ * settings) do the same in the other phase of each round, the order reversed every other round. Per round: the
+ * throughput (calls completed within the phase per second) and the p99 latency of each; judged are the medians over
+ * the rounds of ours / bare: throughput >= 0.97x, p99 <= 1.10x.
+ *
+ *   tsx bench/concurrency.bench.ts [--duration 3] [--rounds 3] [--concurrency 1000]
+ *   tsx bench/concurrency.bench.ts --duration 10                    (the 10 s run)
+ *   node --cpu-prof --import tsx bench/concurrency.bench.ts --only ours   (a profile of the client, ours alone)
+ */
+import { Credentials, RetryPolicy } from "@aws-resilience/core"
+import { DynamoDBClient, PutItemCommand, type PutItemCommandInput } from "@aws-sdk/client-dynamodb"
+import { Effect, Layer, Logger, LogLevel, Runtime } from "effect"
+import { startStack } from "../../../bench/lib/stackProcess.mjs"
+import {
+  alternate,
+  option,
+  printVerdicts,
+  quantile,
+  ratios,
+  reportInfo,
+  reportRatio,
+  stringOption
+} from "../../../bench/lib/stats.mjs"
+import { DynamoDB } from "../src/index.js"
+
+const concurrency = option("concurrency", 1000)
+const duration = option("duration", 3) * 1000
+const rounds = option("rounds", 3)
+const warmup = option("warmup", 1) * 1000
+// `--only ours` or `--only bare`: one variant alone, e.g. under `node --cpu-prof`; nothing is judged then.
+const only = stringOption("only", "")
+
+const table = "bench"
+// Keys cycle over as many items as there are callers: the table does not grow with the run.
+let counter = 0
+const input = (): PutItemCommandInput => ({
+  TableName: table,
+  Item: { id: { S: `k-${counter++ % concurrency}` }, kind: { S: "created" }, payload: { S: "x".repeat(200) } }
+})
+
+// Every call made, warm-up included: what a profile of the run is divided by.
+let sent = 0
+
+interface Phase {
+  readonly completed: number
+  readonly failed: number
+  readonly latencies: Array<number>
+}
+
+const stack = await startStack()
+stack.useEnv()
+
+const program = Effect.gen(function*() {
+  yield* DynamoDB.ensureTable({
+    TableName: table,
+    KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+    AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+    BillingMode: "PAY_PER_REQUEST"
+  })
+  const credentials = yield* Effect.promise(stack.credentials)
+  const bare = new DynamoDBClient({
+    region: stack.region,
+    endpoint: stack.endpoints.dynamodb,
+    credentials,
+    maxAttempts: 1
+  })
+  yield* Effect.addFinalizer(() => Effect.sync(() => bare.destroy()))
+
+  // Only calls that end within the phase count; the phase ends when the last caller has returned.
+  const barePhase = async (millis: number): Promise<Phase> => {
+    const deadline = performance.now() + millis
+    const phase = { completed: 0, failed: 0, latencies: [] as Array<number> }
+    const caller = async () => {
+      while (performance.now() < deadline) {
+        const start = performance.now()
+        const ok = await bare.send(new PutItemCommand(input())).then(() => true, () => false)
+        const end = performance.now()
+        sent++
+        if (end > deadline) break
+        if (ok) {
+          phase.completed++
+          phase.latencies.push(end - start)
+        } else phase.failed++
+      }
+    }
+    await Promise.all(Array.from({ length: concurrency }, caller))
+    return phase
+  }
+  const ourPhase = (millis: number) =>
+    Effect.suspend(() => {
+      const deadline = performance.now() + millis
+      const phase = { completed: 0, failed: 0, latencies: [] as Array<number> }
+      const caller = Effect.gen(function*() {
+        while (performance.now() < deadline) {
+          const start = performance.now()
+          const ok = yield* DynamoDB.putItem(input()).pipe(
+            Effect.match({ onSuccess: () => true, onFailure: () => false })
+          )
+          const end = performance.now()
+          sent++
+          if (end > deadline) break
+          if (ok) {
+            phase.completed++
+            phase.latencies.push(end - start)
+          } else phase.failed++
+        }
+      })
+      return Effect.as(
+        Effect.all(Array.from({ length: concurrency }, () => caller), { concurrency: "unbounded" }),
+        phase
+      )
+    })
+
+  const runPromise = Runtime.runPromise(yield* Effect.runtime<DynamoDB.DynamoDB>())
+  if (only !== "ours") yield* Effect.promise(() => barePhase(warmup))
+  if (only !== "bare") yield* ourPhase(warmup)
+  const phases = { bare: [] as Array<Phase>, ours: [] as Array<Phase> }
+  yield* Effect.promise(() =>
+    alternate(rounds, {
+      bare: async () => {
+        if (only !== "ours") phases.bare.push(await barePhase(duration))
+        return 0
+      },
+      ours: async () => {
+        if (only !== "bare") phases.ours.push(await runPromise(ourPhase(duration)))
+        return 0
+      }
+    })
+  )
+  return phases
+})
+
+try {
+  const phases = await Effect.runPromise(
+    program.pipe(
+      Effect.scoped,
+      Effect.provide(
+        DynamoDB.layerConfig().pipe(Layer.provideMerge(Layer.merge(Credentials.layer(), RetryPolicy.layer())))
+      ),
+      Logger.withMinimumLogLevel(LogLevel.Warning)
+    )
+  )
+  const throughput = (ps: ReadonlyArray<Phase>) => ps.map((p) => p.completed / (duration / 1000))
+  const p99 = (ps: ReadonlyArray<Phase>) => ps.map((p) => quantile(p.latencies, 0.99))
+  const p50 = (ps: ReadonlyArray<Phase>) => ps.map((p) => quantile(p.latencies, 0.5))
+  console.log(
+    `PutItem, ${concurrency} concurrent callers in a closed loop through one client, against the stack in its own ` +
+      `process; ${rounds} alternating rounds of ${duration / 1000} s per variant (median, spread over rounds):`
+  )
+  reportInfo({ label: "bare DynamoDBClient (calls/s)", values: throughput(phases.bare), digits: 0 })
+  reportInfo({ label: "one ManagedClient, DynamoDB.putItem (calls/s)", values: throughput(phases.ours), digits: 0 })
+  reportInfo({ label: "bare p50 (ms)", values: p50(phases.bare), digits: 0 })
+  reportInfo({ label: "bare p99 (ms)", values: p99(phases.bare), digits: 0 })
+  reportInfo({ label: "ours p50 (ms)", values: p50(phases.ours), digits: 0 })
+  reportInfo({ label: "ours p99 (ms)", values: p99(phases.ours), digits: 0 })
+  reportInfo({ label: "bare failed calls", values: phases.bare.map((p) => p.failed), digits: 0 })
+  reportInfo({ label: "ours failed calls", values: phases.ours.map((p) => p.failed), digits: 0 })
+  if (only !== "") console.log(`  ${only} alone: ${sent} calls made in all`)
+  if (only === "") {
+    reportRatio({
+      label: "throughput ours / bare",
+      ratios: ratios(throughput(phases.ours), throughput(phases.bare)),
+      target: 0.97,
+      direction: ">="
+    })
+    reportRatio({ label: "p99 latency ours / bare", ratios: ratios(p99(phases.ours), p99(phases.bare)), target: 1.10 })
+    printVerdicts("dynamodb concurrency bench")
+  }
+} finally {
+  await stack.close()
+}
