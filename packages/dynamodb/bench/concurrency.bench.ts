@@ -6,7 +6,7 @@
  * throughput (calls completed within the phase per second) and the p99 latency of each; judged are the medians over
  * the rounds of ours / bare: throughput >= 0.97x, p99 <= 1.10x.
  *
- *   tsx bench/concurrency.bench.ts [--duration 3] [--rounds 3] [--concurrency 1000]
+ *   tsx bench/concurrency.bench.ts [--duration 3] [--rounds 5] [--concurrency 1000]
  *   tsx bench/concurrency.bench.ts --duration 10                    (the 10 s run)
  *   node --cpu-prof --import tsx bench/concurrency.bench.ts --only ours   (a profile of the client, ours alone)
  */
@@ -28,7 +28,7 @@ import { DynamoDB } from "../src/index.js"
 
 const concurrency = option("concurrency", 1000)
 const duration = option("duration", 3) * 1000
-const rounds = option("rounds", 3)
+const rounds = option("rounds", 5)
 const warmup = option("warmup", 1) * 1000
 // `--only ours` or `--only bare`: one variant alone, e.g. under `node --cpu-prof`; nothing is judged then.
 const only = stringOption("only", "")
