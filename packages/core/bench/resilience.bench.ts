@@ -51,11 +51,20 @@ const program = Effect.gen(function*() {
     for (let i = 0; i < calls; i++) yield* Resilience.send(managed, command())
     return (performance.now() - start) / calls
   })
+  // The floor of any Effect wrapper: the bare send in the same kind of Effect loop, as a plain `tryPromise`.
+  const timeFloor = Effect.gen(function*() {
+    const start = performance.now()
+    for (let i = 0; i < calls; i++) yield* Effect.tryPromise(() => bare.send(command()))
+    return (performance.now() - start) / calls
+  })
   const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
-  // Warm-up of both paths, then alternating measured rounds.
+  // Warm-up of every path, then alternating measured rounds.
   yield* Effect.promise(timeBare)
+  yield* timeFloor
   yield* timeOurs
-  return yield* Effect.promise(() => alternate(rounds, { bare: timeBare, ours: () => runPromise(timeOurs) }))
+  return yield* Effect.promise(() =>
+    alternate(rounds, { bare: timeBare, floor: () => runPromise(timeFloor), ours: () => runPromise(timeOurs) })
+  )
 }).pipe(
   Effect.scoped,
   Effect.provide(Layer.mergeAll(
@@ -70,10 +79,13 @@ const program = Effect.gen(function*() {
   Logger.withMinimumLogLevel(LogLevel.Warning)
 )
 
-const { bare: bareTimes, ours: ourTimes } = await Effect.runPromise(program)
+const { bare: bareTimes, floor: floorTimes, ours: ourTimes } = await Effect.runPromise(program)
 console.log(`PutItem, ${rounds} alternating rounds of ${calls} calls, in-process handler (median, spread over rounds):`)
 reportInfo({ label: "bare DynamoDBClient.send (µs/call)", values: bareTimes.map((ms) => ms * 1000) })
 reportInfo({ label: "ManagedClient + RetryPolicy (µs/call)", values: ourTimes.map((ms) => ms * 1000) })
+reportInfo({ label: "Effect.tryPromise(bare send) (µs/call)", values: floorTimes.map((ms) => ms * 1000) })
+reportInfo({ label: "the floor: tryPromise / bare send", values: ratios(floorTimes, bareTimes), digits: 3 })
+reportInfo({ label: "Resilience.send / tryPromise", values: ratios(ourTimes, floorTimes), digits: 3 })
 reportRatio({ label: "Resilience.send / bare send", ratios: ratios(ourTimes, bareTimes), target: 1.10 })
 printVerdicts("core in-process bench")
 bare.destroy()

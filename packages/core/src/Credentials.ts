@@ -141,6 +141,12 @@ export interface Service {
    * warning when the offset first exceeds 1 minute or moves by more than that since the last warning.
    */
   readonly reportClockOffset: (offsetMs: number) => Effect.Effect<void>
+  /**
+   * The cached set when `get` would serve it at once without any other work: one that does not expire, or whose
+   * expiry (by AWS's clock, read through `clock`) is beyond the advisory window. `undefined` otherwise: then use
+   * `get`. For hot paths that cannot afford an effect per call.
+   */
+  readonly unsafeFresh: (clock: Clock.Clock) => AwsCredentials | undefined
 }
 
 type Failure = AwsError.CredentialsError | AwsError.ConfigurationError
@@ -355,7 +361,14 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
       current: Effect.sync(() => Option.fromNullable(cached)),
       resolutions: Effect.sync(() => resolutions),
       clockOffset: Effect.sync(() => offset),
-      reportClockOffset
+      reportClockOffset,
+      unsafeFresh: (clock) => {
+        const credentials = cached
+        if (credentials === undefined || credentials.expiration === undefined) return credentials
+        return credentials.expiration.getTime() - (clock.unsafeCurrentTimeMillis() + offset) > advisory
+          ? credentials
+          : undefined
+      }
     } satisfies Service
   })
 

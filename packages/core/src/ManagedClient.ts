@@ -5,8 +5,9 @@
  * @since 0.1.0
  */
 import type { AwsCredentialIdentity } from "@smithy/types"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -90,6 +91,28 @@ export interface ManagedClient<C> {
    * Called on the retry path, so a skewed clock is noticed after its first rejected call.
    */
   readonly syncClockOffset: Effect.Effect<void>
+  /**
+   * The borrow of `use` without an effect, for a hot path that runs its own request (as `Resilience.execute`
+   * does): the current client when it can be lent at once (credentials fresh, client of their generation, scope
+   * open), else `undefined`, and then `use` does the rest. The caller must `release` it exactly when its use ends
+   * (however it ends: success, failure or interruption), and must take it where it cannot be interrupted before
+   * it has arranged that, e.g. in `Effect.async`'s register function. Until then the client is not destroyed,
+   * and closing the scope waits for it (and interrupts `fiber` after `drainTimeout`).
+   */
+  readonly unsafeBorrow: (fiber: Fiber.RuntimeFiber<unknown, unknown>) => Borrow<C> | undefined
+}
+
+/**
+ * One client lent for one use.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Borrow<C> {
+  readonly client: C
+  readonly generation: number
+  /** Gives the client back; `true` the first time, `false` after (so it can be called from every way out). */
+  readonly release: () => boolean
 }
 
 interface Entry<C> {
@@ -153,8 +176,8 @@ export const make = <C extends { destroy(): void }>(
     const lock = yield* Effect.makeSemaphore(1)
     const drainTimeout = options.drainTimeout ?? "10 seconds"
     const live = new Set<Entry<C>>()
-    // The fibers borrowing a client right now, each counted once per borrow.
-    const borrowing = new Map<Fiber.RuntimeFiber<unknown, unknown>, number>()
+    // The borrows not yet given back, with the fiber of each: closing the scope waits for them, then interrupts.
+    const borrowing = new Set<Lent>()
     let current: Entry<C> | undefined
     let builds = 0
     let state: "open" | "draining" | "closed" = "open"
@@ -183,7 +206,7 @@ export const make = <C extends { destroy(): void }>(
             yield* Effect.logWarning(
               `${options.service}: ${borrowing.size} call(s) still running when the scope closed; interrupting them`
             )
-            yield* Fiber.interruptAll(Array.from(borrowing.keys()))
+            yield* Fiber.interruptAll(new Set(Array.from(borrowing, (borrow) => borrow.fiber)))
           }
         }
         state = "closed"
@@ -222,14 +245,26 @@ export const make = <C extends { destroy(): void }>(
         yield* install(next)
       }))
 
-    // Cheap on the hot path: a cached credentials read and a generation comparison.
-    const giveBack = (entry: Entry<C>, fiber: Fiber.RuntimeFiber<unknown, unknown>): void => {
-      entry.borrowers--
-      const held = (borrowing.get(fiber) ?? 1) - 1
-      if (held === 0) borrowing.delete(fiber)
-      else borrowing.set(fiber, held)
-      if (entry.retired && entry.borrowers === 0 && live.has(entry)) destroy(entry)
-      if (drained !== undefined && borrowing.size === 0) Deferred.unsafeDone(drained, Exit.void)
+    class Lent implements Borrow<C> {
+      readonly client: C
+      readonly generation: number
+      private returned = false
+      constructor(readonly entry: Entry<C>, readonly fiber: Fiber.RuntimeFiber<unknown, unknown>) {
+        this.client = entry.client
+        this.generation = entry.generation
+        entry.borrowers++
+        borrowing.add(this)
+      }
+      release(): boolean {
+        if (this.returned) return false
+        this.returned = true
+        const entry = this.entry
+        entry.borrowers--
+        borrowing.delete(this)
+        if (entry.retired && entry.borrowers === 0 && live.has(entry)) destroy(entry)
+        if (drained !== undefined && borrowing.size === 0) Deferred.unsafeDone(drained, Exit.void)
+        return true
+      }
     }
 
     // The borrow: taken and given back without a fiber switch; uninterruptible but for `f`, so that an
@@ -240,9 +275,8 @@ export const make = <C extends { destroy(): void }>(
         Effect.withFiberRuntime<A, E, R>((fiber) => {
           const entry = current
           if (entry === undefined) return Effect.dieMessage(`${options.service} client used after its scope closed`)
-          entry.borrowers++
-          borrowing.set(fiber, (borrowing.get(fiber) ?? 0) + 1)
-          return Effect.ensuring(restore(f(entry.client, entry.generation)), Effect.sync(() => giveBack(entry, fiber)))
+          const borrow = new Lent(entry, fiber)
+          return Effect.ensuring(restore(f(entry.client, entry.generation)), Effect.sync(() => borrow.release()))
         })
       )
 
@@ -263,7 +297,13 @@ export const make = <C extends { destroy(): void }>(
       syncClockOffset: Effect.suspend(() => {
         const offset = clockOffsetOf(current?.client)
         return offset === undefined ? Effect.void : credentials.reportClockOffset(offset)
-      })
+      }),
+      unsafeBorrow: (fiber) => {
+        const entry = current
+        if (entry === undefined || state !== "open") return undefined
+        const fresh = credentials.unsafeFresh(Context.get(fiber.currentDefaultServices, Clock.Clock))
+        return fresh !== undefined && entry.generation >= fresh.generation ? new Lent(entry, fiber) : undefined
+      }
     } satisfies ManagedClient<C>
   })
 

@@ -45,22 +45,20 @@ export const retries = Metric.counter("aws_resilience_retries", {
 })
 
 const boundaries = MetricBoundaries.exponential({ start: 1, factor: 2, count: 16 })
-const durations = new Map<
-  string,
-  Metric.Metric<MetricKeyType.MetricKeyType.Histogram, Duration.Duration, MetricState.MetricState.Histogram>
->()
+type Histogram<In> = Metric.Metric<MetricKeyType.MetricKeyType.Histogram, In, MetricState.MetricState.Histogram>
+// By service, then by operation: no key is built on the hot path.
+const durations = new Map<string, Map<string, Histogram<number>>>()
 
 /**
- * Duration of a whole call in milliseconds, retries included, for one service and operation
- * (`aws_resilience_call_duration{service,operation}`): every call that ends, in success or failure, but not one that
- * is interrupted.
+ * `callDuration` taking milliseconds, for the hot path: cached per service and operation.
  *
  * @since 0.1.0
  * @category metrics
  */
-export const callDuration = (service: string, operation: string): Metric.Metric.Histogram<Duration.Duration> => {
-  const id = `${service}.${operation}`
-  let metric = durations.get(id)
+export const unsafeCallDurationMillis = (service: string, operation: string): Histogram<number> => {
+  let byOperation = durations.get(service)
+  if (byOperation === undefined) durations.set(service, byOperation = new Map())
+  let metric = byOperation.get(operation)
   if (metric === undefined) {
     // The labels live in the key itself: `Metric.tagged` would build and hash a new key on every update.
     const key = MetricKey.histogram("aws_resilience_call_duration", boundaries, "AWS call duration, retries included")
@@ -71,8 +69,19 @@ export const callDuration = (service: string, operation: string): Metric.Metric.
           MetricLabel.make("time_unit", "milliseconds")
         ])
       )
-    metric = Metric.fromMetricKey(key).pipe(Metric.mapInput(Duration.toMillis))
-    durations.set(id, metric)
+    metric = Metric.fromMetricKey(key)
+    byOperation.set(operation, metric)
   }
   return metric
 }
+
+/**
+ * Duration of a whole call in milliseconds, retries included, for one service and operation
+ * (`aws_resilience_call_duration{service,operation}`): every call that ends, in success or failure, but not one that
+ * is interrupted.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const callDuration = (service: string, operation: string): Metric.Metric.Histogram<Duration.Duration> =>
+  Metric.mapInput(unsafeCallDurationMillis(service, operation), Duration.toMillis)

@@ -9,7 +9,6 @@ import type { StaticSchemaIdOperation } from "@smithy/types"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
@@ -229,63 +228,96 @@ const request = <A>(
 export const execute: {
   <C, A>(operation: Operation<C, A>): (self: ManagedClient.ManagedClient<C>) => Effect.Effect<A, AwsError.AwsError>
   <C, A>(self: ManagedClient.ManagedClient<C>, operation: Operation<C, A>): Effect.Effect<A, AwsError.AwsError>
-} = dual(2, <C, A>(self: ManagedClient.ManagedClient<C>, operation: Operation<C, A>) => {
-  const attempt = self.use((client, generation) =>
-    request(
-      (signal) => operation.run(client, signal),
-      (error) => AwsError.classify(error, { service: self.service, operation: operation.name, generation })
-    )
-  )
-  const metric = Metrics.callDuration(self.service, operation.name)
-  const spanName = `${self.service}.${operation.name}`
-  const attributes = {
-    "rpc.system": "aws-api",
-    "rpc.service": self.service,
-    "rpc.method": operation.name,
-    "cloud.region": self.region
-  }
-  return Effect.withFiberRuntime<A, AwsError.AwsError>((fiber) => {
-    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-    const start = clock.unsafeCurrentTimeNanos()
-    const record = () =>
-      metric.unsafeUpdate(
-        Duration.nanos(clock.unsafeCurrentTimeNanos() - start),
-        fiber.getFiberRef(FiberRef.currentMetricLabels)
-      )
-    const traced = fiber.currentTracer !== nativeTracer
-    // The fast path: a call that succeeds at once builds no schedule and refunds the budget in place.
-    const call = attempt.pipe(
-      Effect.matchEffect({
-        onSuccess: (value) => {
-          self.budget.unsafeRefundSuccess()
-          record()
-          return traced ? Effect.as(annotateRequestId(requestIdOf(value)), value) : Effect.succeed(value)
-        },
-        onFailure: (first) =>
-          Effect.flatMap(RetryPolicy.current, (policy) => retryAfter(self, operation.name, attempt, policy, first))
-            .pipe(
-              Effect.onExit((exit) => {
-                if (!Exit.isInterrupted(exit)) record()
-                if (!traced) return Effect.void
-                return Exit.match(exit, {
-                  onSuccess: (value) => annotateRequestId(requestIdOf(value)),
-                  onFailure: (cause) => {
-                    const error = Cause.failureOption(cause)
-                    return error._tag === "Some" && "requestId" in error.value
-                      ? annotateRequestId(error.value.requestId)
-                      : Effect.void
-                  }
-                })
+} = dual(
+  2,
+  <C, A>(self: ManagedClient.ManagedClient<C>, operation: Operation<C, A>) =>
+    Effect.withFiberRuntime<A, AwsError.AwsError>((fiber) => {
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+      const start = clock.unsafeCurrentTimeNanos()
+      const metric = Metrics.unsafeCallDurationMillis(self.service, operation.name)
+      const record = () =>
+        metric.unsafeUpdate(
+          Number(clock.unsafeCurrentTimeNanos() - start) / 1e6,
+          fiber.getFiberRef(FiberRef.currentMetricLabels)
+        )
+      const traced = fiber.currentTracer !== nativeTracer
+      const classify = (error: unknown, generation: number) =>
+        AwsError.classify(error, { service: self.service, operation: operation.name, generation })
+      const succeeded = (value: A): Effect.Effect<A> => {
+        self.budget.unsafeRefundSuccess()
+        record()
+        return traced ? Effect.as(annotateRequestId(requestIdOf(value)), value) : Effect.succeed(value)
+      }
+      // One attempt through `use`, the general borrow: what the slow path retries. Built only when needed.
+      const attempt = () =>
+        self.use((client, generation) =>
+          request((signal) => operation.run(client, signal), (error) => classify(error, generation))
+        )
+      // The slow path, after a first failure: the policy's schedule, renewal, the budget.
+      const failed = (first: AwsError.AwsError): Effect.Effect<A, AwsError.AwsError> =>
+        Effect.flatMap(RetryPolicy.current, (policy) => retryAfter(self, operation.name, attempt(), policy, first))
+          .pipe(
+            Effect.onExit((exit) => {
+              if (!Exit.isInterrupted(exit)) record()
+              if (!traced) return Effect.void
+              return Exit.match(exit, {
+                onSuccess: (value) => annotateRequestId(requestIdOf(value)),
+                onFailure: (cause) => {
+                  const error = Cause.failureOption(cause)
+                  return error._tag === "Some" && "requestId" in error.value
+                    ? annotateRequestId(error.value.requestId)
+                    : Effect.void
+                }
               })
-            )
+            })
+          )
+      // The fast path, fused into one step: the borrow, the request and its light signal are plain code, and a call
+      // that succeeds at once builds no schedule and refunds the budget in place. The borrow is taken in the register
+      // function, where no interruption can come between taking it and arranging its release; it is released when
+      // the request settles, or when the fiber is interrupted (which aborts the request).
+      const call = Effect.async<A, AwsError.AwsError>((resume) => {
+        const borrow = self.unsafeBorrow(fiber)
+        if (borrow === undefined) {
+          // No client to lend at once (credentials to resolve or refresh, a client to build, the scope closing).
+          resume(Effect.matchEffect(attempt(), { onSuccess: succeeded, onFailure: failed }))
+          return
+        }
+        const signal = new LightAbortSignal()
+        let promise: Promise<A>
+        try {
+          promise = operation.run(borrow.client, signal as unknown as AbortSignal)
+        } catch (error) {
+          borrow.release()
+          resume(failed(classify(error, borrow.generation)))
+          return
+        }
+        promise.then(
+          (value) => {
+            if (borrow.release()) resume(succeeded(value))
+          },
+          (error) => {
+            if (borrow.release()) resume(failed(classify(error, borrow.generation)))
+          }
+        )
+        return Effect.sync(() => {
+          if (borrow.release()) signal.abort()
+        })
       })
-    )
-    return traced
-      // A stack trace per call would cost more than the rest of our overhead together.
-      ? Effect.withSpan(call, spanName, { kind: "client", captureStackTrace: false, attributes })
-      : call
-  })
-})
+      return traced
+        // A stack trace per call would cost more than the rest of our overhead together.
+        ? Effect.withSpan(call, `${self.service}.${operation.name}`, {
+          kind: "client",
+          captureStackTrace: false,
+          attributes: {
+            "rpc.system": "aws-api",
+            "rpc.service": self.service,
+            "rpc.method": operation.name,
+            "cloud.region": self.region
+          }
+        })
+        : call
+    })
+)
 
 /**
  * Sends one SDK command through a managed client with the policy in context; the output type is the command's.

@@ -1,4 +1,4 @@
-import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb"
+import { DescribeLimitsCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb"
 import { assert, describe, it } from "@effect/vitest"
 import {
   Clock,
@@ -15,6 +15,7 @@ import {
   Option,
   Redacted,
   Ref,
+  Runtime,
   Scope,
   TestClock
 } from "effect"
@@ -273,24 +274,29 @@ describe("Resilience.execute", () => {
       assert.strictEqual(attempts, 5)
     })))
 
-  it.effect("interrupting the fiber aborts the request", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const { managed } = yield* setup()
-      const started = yield* Deferred.make<AbortSignal>()
-      const probe = yield* Effect.fork(
-        Resilience.execute(managed, {
-          name: "Probe",
-          run: (_client, signal) => {
-            Deferred.unsafeDone(started, Exit.succeed(signal))
-            return new Promise<never>(() => {})
-          }
-        })
-      )
-      const signal = yield* Deferred.await(started)
-      assert.isFalse(signal.aborted)
-      yield* Fiber.interrupt(probe)
-      assert.isTrue(signal.aborted)
-    })))
+  // The first call of a client takes the general path (credentials resolved, client built); later ones the fused
+  // fast path. Both must abort.
+  for (const warm of [false, true]) {
+    it.effect(`interrupting the fiber aborts the request (${warm ? "a later call" : "the first call"})`, () =>
+      Effect.scoped(Effect.gen(function*() {
+        const { managed } = yield* setup()
+        if (warm) yield* Resilience.execute(managed, { name: "Warm", run: () => Promise.resolve("ok") })
+        const started = yield* Deferred.make<AbortSignal>()
+        const probe = yield* Effect.fork(
+          Resilience.execute(managed, {
+            name: "Probe",
+            run: (_client, signal) => {
+              Deferred.unsafeDone(started, Exit.succeed(signal))
+              return new Promise<never>(() => {})
+            }
+          })
+        )
+        const signal = yield* Deferred.await(started)
+        assert.isFalse(signal.aborted)
+        yield* Fiber.interrupt(probe)
+        assert.isTrue(signal.aborted)
+      })))
+  }
 })
 
 describe("ManagedClient", () => {
@@ -307,93 +313,144 @@ describe("ManagedClient", () => {
     fc.record({ at: fc.integer({ min: 0, max: 50 }), kind: fc.constant("rebuild" as const) })
   )
 
-  it.effect.prop(
-    "no borrower ever holds a destroyed client, and closing destroys every client built",
-    [fc.array(action, { minLength: 1, maxLength: 40 })],
-    ([actions]) =>
-      Effect.gen(function*() {
-        const scope = yield* Scope.make()
-        const { built, managed } = yield* setup().pipe(Scope.extend(scope))
-        const violations = yield* Ref.make(0)
-        const fiber = yield* Effect.fork(Effect.forEach(actions, (a) =>
-          Effect.delay(
-            a.kind === "borrow"
-              ? managed.use((client) =>
-                Effect.gen(function*() {
-                  if (client.destroyed) yield* Ref.update(violations, (n) => n + 1)
-                  yield* Effect.sleep(a.hold)
-                  if (client.destroyed) yield* Ref.update(violations, (n) => n + 1)
-                })
-              )
-              : Effect.flatMap(managed.generation, (g) => managed.renew(g)),
-            a.at
-          ), { concurrency: "unbounded", discard: true }))
-        yield* TestClock.adjust("1 second")
-        yield* Fiber.join(fiber)
-        assert.strictEqual(yield* Ref.get(violations), 0)
-        const live = built.filter((c) => !c.destroyed)
-        assert.strictEqual(live.length, 1, "only the current client is alive once every borrower is done")
-        yield* Scope.close(scope, Exit.void)
-        assert.isTrue(built.every((c) => c.destroyed))
-      }),
-    { fastCheck: { numRuns: 100 } }
-  )
+  // Two ways to borrow: `use`, and a call through `Resilience.execute`, whose fused fast path takes the borrow
+  // itself once the client exists (hence the warm-up call).
+  const borrowers = {
+    use: <A>(managed: ManagedClient.ManagedClient<FakeClient>, f: (client: FakeClient) => Effect.Effect<A>) =>
+      managed.use(f),
+    execute: <A>(managed: ManagedClient.ManagedClient<FakeClient>, f: (client: FakeClient) => Effect.Effect<A>) =>
+      Effect.flatMap(
+        Effect.runtime<never>(),
+        (runtime) =>
+          Resilience.execute(managed, { name: "Op", run: (client) => Runtime.runPromise(runtime)(f(client)) })
+      )
+  }
+  const warmUp = (managed: ManagedClient.ManagedClient<FakeClient>) =>
+    Resilience.execute(managed, { name: "Warm", run: () => Promise.resolve() })
 
-  it.effect.prop(
-    "closing the scope with calls in flight lets them finish before any client is destroyed",
-    [fc.array(fc.integer({ min: 1, max: 9_000 }), { minLength: 1, maxLength: 20 }), fc.integer({ min: 0, max: 3 })],
-    ([holds, renewals]) =>
+  for (const [via, borrow] of Object.entries(borrowers)) {
+    it.effect.prop(
+      `no borrower ever holds a destroyed client, and closing destroys every client built (${via})`,
+      [fc.array(action, { minLength: 1, maxLength: 40 })],
+      ([actions]) =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          const { built, managed } = yield* setup().pipe(Scope.extend(scope))
+          yield* warmUp(managed)
+          const violations = yield* Ref.make(0)
+          const fiber = yield* Effect.fork(Effect.forEach(actions, (a) =>
+            Effect.delay(
+              a.kind === "borrow"
+                ? borrow(managed, (client) =>
+                  Effect.gen(function*() {
+                    if (client.destroyed) yield* Ref.update(violations, (n) => n + 1)
+                    yield* Effect.sleep(a.hold)
+                    if (client.destroyed) yield* Ref.update(violations, (n) => n + 1)
+                  }))
+                : Effect.flatMap(managed.generation, (g) => managed.renew(g)),
+              a.at
+            ), { concurrency: "unbounded", discard: true }))
+          yield* TestClock.adjust("1 second")
+          yield* Fiber.join(fiber)
+          assert.strictEqual(yield* Ref.get(violations), 0)
+          const live = built.filter((c) => !c.destroyed)
+          assert.strictEqual(live.length, 1, "only the current client is alive once every borrower is done")
+          yield* Scope.close(scope, Exit.void)
+          assert.isTrue(built.every((c) => c.destroyed))
+        }),
+      { fastCheck: { numRuns: 100 } }
+    )
+
+    it.effect.prop(
+      `closing the scope with calls in flight lets them finish before any client is destroyed (${via})`,
+      [fc.array(fc.integer({ min: 1, max: 9_000 }), { minLength: 1, maxLength: 20 }), fc.integer({ min: 0, max: 3 })],
+      ([holds, renewals]) =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          const { built, managed } = yield* setup().pipe(Scope.extend(scope))
+          yield* warmUp(managed)
+          const violations = yield* Ref.make(0)
+          const started = yield* Deferred.make<void>()
+          let running = 0
+          const calls = yield* Effect.fork(Effect.forEach(holds, (hold) =>
+            borrow(managed, (client) =>
+              Effect.gen(function*() {
+                if (++running === holds.length) yield* Deferred.succeed(started, undefined)
+                yield* Effect.sleep(hold)
+                if (client.destroyed) yield* Ref.update(violations, (n) => n + 1)
+                return client.generation
+              })), { concurrency: "unbounded" }))
+          yield* Deferred.await(started)
+          for (let i = 0; i < renewals; i++) {
+            yield* Effect.flatMap(managed.generation, (g) =>
+              managed.renew(g))
+          }
+          const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+          yield* TestClock.adjust("9 seconds")
+          yield* Fiber.join(closing)
+          const exit = yield* Fiber.await(calls)
+          assert.isTrue(Exit.isSuccess(exit), "every call in flight finished")
+          assert.strictEqual(yield* Ref.get(violations), 0, "no call saw its client destroyed")
+          assert.isTrue(built.every((c) => c.destroyed), "closing destroyed every client")
+        }),
+      { fastCheck: { numRuns: 50 } }
+    )
+
+    it.effect(`a call still running after drainTimeout is interrupted, and only then is its client destroyed (${via})`, () =>
       Effect.gen(function*() {
         const scope = yield* Scope.make()
-        const { built, managed } = yield* setup().pipe(Scope.extend(scope))
-        const violations = yield* Ref.make(0)
-        const started = yield* Deferred.make<void>()
-        let running = 0
-        const calls = yield* Effect.fork(Effect.forEach(holds, (hold) =>
-          managed.use((client) =>
-            Effect.gen(function*() {
-              if (++running === holds.length) yield* Deferred.succeed(started, undefined)
-              yield* Effect.sleep(hold)
-              if (client.destroyed) yield* Ref.update(violations, (n) => n + 1)
-              return client.generation
+        const { built, managed } = yield* setup({ drainTimeout: "2 seconds" }).pipe(Scope.extend(scope))
+        yield* warmUp(managed)
+        const inUse = yield* Deferred.make<FakeClient>()
+        const seenAtInterrupt = yield* Ref.make<boolean | undefined>(undefined)
+        const hold = (client: FakeClient) =>
+          Deferred.succeed(inUse, client).pipe(Effect.zipRight(Effect.never), Effect.asVoid)
+        const call = yield* Effect.fork(
+          via === "use"
+            ? managed.use((client) =>
+              Effect.onInterrupt(hold(client), () => Ref.set(seenAtInterrupt, client.destroyed))
+            )
+            : Resilience.execute(managed, {
+              name: "Op",
+              run: (client, signal) => {
+                // The request learns of the interruption through its abort signal.
+                signal.addEventListener("abort", () => Effect.runSync(Ref.set(seenAtInterrupt, client.destroyed)))
+                return Effect.runPromise(hold(client))
+              }
             })
-          ), { concurrency: "unbounded" }))
-        yield* Deferred.await(started)
-        for (let i = 0; i < renewals; i++) yield* Effect.flatMap(managed.generation, (g) => managed.renew(g))
-        const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
-        yield* TestClock.adjust("9 seconds")
-        yield* Fiber.join(closing)
-        const exit = yield* Fiber.await(calls)
-        assert.isTrue(Exit.isSuccess(exit), "every call in flight finished")
-        assert.strictEqual(yield* Ref.get(violations), 0, "no call saw its client destroyed")
-        assert.isTrue(built.every((c) => c.destroyed), "closing destroyed every client")
-      }),
-    { fastCheck: { numRuns: 50 } }
-  )
-
-  it.effect("a call still running after drainTimeout is interrupted, and only then is its client destroyed", () =>
-    Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const { built, managed } = yield* setup({ drainTimeout: "2 seconds" }).pipe(Scope.extend(scope))
-      const inUse = yield* Deferred.make<FakeClient>()
-      const seenAtInterrupt = yield* Ref.make<boolean | undefined>(undefined)
-      const call = yield* Effect.fork(managed.use((client) =>
-        Deferred.succeed(inUse, client).pipe(
-          Effect.zipRight(Effect.never),
-          Effect.onInterrupt(() => Ref.set(seenAtInterrupt, client.destroyed))
         )
-      ))
-      const client = yield* Deferred.await(inUse)
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
-      yield* TestClock.adjust("1 second")
-      assert.isFalse(client.destroyed, "not destroyed within the drain timeout")
-      assert.isTrue(Option.isNone(yield* Fiber.poll(closing)), "closing waits for the call")
-      yield* TestClock.adjust("2 seconds")
-      yield* Fiber.join(closing)
-      assert.isTrue(Exit.isInterrupted(yield* Fiber.await(call)))
-      assert.strictEqual(yield* Ref.get(seenAtInterrupt), false, "the borrower was interrupted before destruction")
-      assert.isTrue(built.every((c) => c.destroyed))
-    }))
+        const client = yield* Deferred.await(inUse)
+        const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* TestClock.adjust("1 second")
+        assert.isFalse(client.destroyed, "not destroyed within the drain timeout")
+        assert.isTrue(Option.isNone(yield* Fiber.poll(closing)), "closing waits for the call")
+        yield* TestClock.adjust("2 seconds")
+        yield* Fiber.join(closing)
+        assert.isTrue(Exit.isInterrupted(yield* Fiber.await(call)))
+        assert.strictEqual(yield* Ref.get(seenAtInterrupt), false, "the borrower was interrupted before destruction")
+        assert.isTrue(built.every((c) => c.destroyed))
+      }))
+  }
+
+  it.effect("an interrupted call gives its client back: the next rebuild destroys the old client at once", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { built, managed } = yield* setup()
+      yield* warmUp(managed)
+      const started = yield* Deferred.make<void>()
+      const call = yield* Effect.fork(Resilience.execute(managed, {
+        name: "Op",
+        run: () => {
+          Deferred.unsafeDone(started, Exit.void)
+          return new Promise<never>(() => {})
+        }
+      }))
+      yield* Deferred.await(started)
+      yield* Fiber.interrupt(call)
+      yield* Effect.flatMap(managed.generation, (g) => managed.renew(g))
+      assert.strictEqual(built.length, 2)
+      assert.isTrue(built[0]!.destroyed, "no borrow of the first client is left")
+      assert.isFalse(built[1]!.destroyed)
+    })))
 
   const invalid: ReadonlyArray<readonly [string, Partial<ManagedClient.Options<FakeClient>>, string]> = [
     ["an empty region", { region: "" }, "region"],
@@ -423,40 +480,47 @@ describe("ManagedClient", () => {
 })
 
 describe("Resilience.send over HTTP", () => {
-  it.live("interrupting a call aborts the real HTTP request: the server sees the connection close", () =>
-    Effect.gen(function*() {
-      const received = yield* Deferred.make<void>()
-      const closed = yield* Deferred.make<void>()
-      const server = yield* Effect.acquireRelease(
-        Effect.async<Http.Server>((resume) => {
-          const server = Http.createServer((request) => {
-            // Never answers: only an abort ends this request.
-            Deferred.unsafeDone(received, Exit.void)
-            request.socket.once("close", () => Deferred.unsafeDone(closed, Exit.void))
-          })
-          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-        }),
-        (server) =>
-          Effect.async<void>((resume) => {
-            server.closeAllConnections()
-            server.close(() => resume(Effect.void))
-          })
-      )
-      const port = (server.address() as { port: number }).port
-      const managed = yield* ManagedClient.make({
-        service: "dynamodb",
-        region: "us-east-1",
-        endpoint: `http://127.0.0.1:${port}`,
-        build: (config) => new DynamoDBClient(config)
-      }).pipe(Effect.provide(Credentials.layer({
-        provider: CredentialsProvider.fromStatic({ accessKeyId: "AKIATEST", secretAccessKey: Redacted.make("s") })
-      })))
-      const call = yield* Effect.fork(
-        Resilience.send(managed, new GetItemCommand({ TableName: "t", Key: { id: { S: "1" } } }))
-      )
-      yield* Deferred.await(received)
-      yield* Fiber.interrupt(call)
-      const sawClose = yield* Deferred.await(closed).pipe(Effect.timeout("5 seconds"), Effect.option)
-      assert.isTrue(Option.isSome(sawClose), "the request's connection was closed by the abort")
-    }).pipe(Effect.scoped))
+  for (const warm of [false, true]) {
+    it.live(`interrupting a call aborts the real HTTP request: the server sees the connection close (${warm ? "a later call" : "the first call"})`, () =>
+      Effect.gen(function*() {
+        const received = yield* Deferred.make<void>()
+        const closed = yield* Deferred.make<void>()
+        const server = yield* Effect.acquireRelease(
+          Effect.async<Http.Server>((resume) => {
+            const server = Http.createServer((request, response) => {
+              if (String(request.headers["x-amz-target"]).endsWith("DescribeLimits")) {
+                response.writeHead(200, { "content-type": "application/x-amz-json-1.0" }).end("{}")
+                return
+              }
+              // Never answers: only an abort ends this request.
+              Deferred.unsafeDone(received, Exit.void)
+              request.socket.once("close", () => Deferred.unsafeDone(closed, Exit.void))
+            })
+            server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+          }),
+          (server) =>
+            Effect.async<void>((resume) => {
+              server.closeAllConnections()
+              server.close(() => resume(Effect.void))
+            })
+        )
+        const port = (server.address() as { port: number }).port
+        const managed = yield* ManagedClient.make({
+          service: "dynamodb",
+          region: "us-east-1",
+          endpoint: `http://127.0.0.1:${port}`,
+          build: (config) => new DynamoDBClient(config)
+        }).pipe(Effect.provide(Credentials.layer({
+          provider: CredentialsProvider.fromStatic({ accessKeyId: "AKIATEST", secretAccessKey: Redacted.make("s") })
+        })))
+        if (warm) yield* Resilience.send(managed, new DescribeLimitsCommand({}))
+        const call = yield* Effect.fork(
+          Resilience.send(managed, new GetItemCommand({ TableName: "t", Key: { id: { S: "1" } } }))
+        )
+        yield* Deferred.await(received)
+        yield* Fiber.interrupt(call)
+        const sawClose = yield* Deferred.await(closed).pipe(Effect.timeout("5 seconds"), Effect.option)
+        assert.isTrue(Option.isSome(sawClose), "the request's connection was closed by the abort")
+      }).pipe(Effect.scoped))
+  }
 })
