@@ -51,6 +51,29 @@ const timeBare = async () => {
   return (performance.now() - start) / calls
 }
 
+// Informational variants: where the floor of any Effect wrapper lies, and what handing the SDK any abort signal costs.
+const timeEffect = (send: () => Promise<unknown>) =>
+  Effect.gen(function*() {
+    const start = performance.now()
+    for (let i = 0; i < calls; i++) yield* Effect.tryPromise(send)
+    return (performance.now() - start) / calls
+  })
+// An abort signal that is never aborted, with listeners kept in an array (as `Resilience` does).
+const idleSignal = () => {
+  let listeners: Array<unknown> = []
+  return {
+    aborted: false,
+    reason: undefined,
+    onabort: null,
+    addEventListener: (_type: string, listener: unknown) => listeners.push(listener),
+    removeEventListener: (_type: string, listener: unknown) => {
+      listeners = listeners.filter((l) => l !== listener)
+    }
+  } as unknown as AbortSignal
+}
+const timeFloor = timeEffect(() => bare.send(command()))
+const timeSignal = timeEffect(() => bare.send(command(), { abortSignal: idleSignal() }))
+
 const program = Effect.gen(function*() {
   const managed = yield* ManagedClient.make({
     service: "dynamodb",
@@ -65,19 +88,28 @@ const program = Effect.gen(function*() {
   })
   if (only === "ours") {
     yield* timeOurs
-    return { bare: [], ours: [yield* timeOurs] }
+    return { bare: [], floor: [], signal: [], ours: [yield* timeOurs] }
   }
   if (only === "bare") {
     yield* Effect.promise(timeBare)
-    return { bare: [yield* Effect.promise(timeBare)], ours: [] }
+    return { bare: [yield* Effect.promise(timeBare)], floor: [], signal: [], ours: [] }
   }
   const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
   // Warm-up of both paths (sockets, JIT), then alternating measured rounds.
   for (let i = 0; i < 3; i++) {
     yield* Effect.promise(timeBare)
+    yield* timeFloor
+    yield* timeSignal
     yield* timeOurs
   }
-  return yield* Effect.promise(() => alternate(rounds, { bare: timeBare, ours: () => runPromise(timeOurs) }))
+  return yield* Effect.promise(() =>
+    alternate(rounds, {
+      bare: timeBare,
+      floor: () => runPromise(timeFloor),
+      signal: () => runPromise(timeSignal),
+      ours: () => runPromise(timeOurs)
+    })
+  )
 }).pipe(
   Effect.scoped,
   Effect.provide(Layer.mergeAll(
@@ -93,7 +125,7 @@ const program = Effect.gen(function*() {
 )
 
 try {
-  const { bare: bareTimes, ours: ourTimes } = await Effect.runPromise(program)
+  const { bare: bareTimes, floor: floorTimes, ours: ourTimes, signal: signalTimes } = await Effect.runPromise(program)
   if (only !== "") {
     const alone = only === "ours" ? ourTimes[0] : bareTimes[0]
     console.log(`${only} alone: 2 x ${calls} calls, ${((alone ?? Number.NaN) * 1000).toFixed(1)} µs/call`)
@@ -104,6 +136,17 @@ try {
     )
     reportInfo({ label: "bare DynamoDBClient.send (µs/call)", values: bareTimes.map((ms) => ms * 1000) })
     reportInfo({ label: "ManagedClient + RetryPolicy (µs/call)", values: ourTimes.map((ms) => ms * 1000) })
+    reportInfo({
+      label: "the floor: Effect.tryPromise(bare send) / bare",
+      values: ratios(floorTimes, bareTimes),
+      digits: 3
+    })
+    reportInfo({
+      label: "… + an idle abort signal / bare",
+      values: ratios(signalTimes, bareTimes),
+      digits: 3
+    })
+    reportInfo({ label: "Resilience.send / the floor", values: ratios(ourTimes, floorTimes), digits: 3 })
     reportRatio({ label: "Resilience.send / bare send", ratios: ratios(ourTimes, bareTimes), target: 1.05 })
     printVerdicts("core loopback bench")
   }

@@ -165,6 +165,28 @@ const annotateRequestId = (requestId: string | undefined): Effect.Effect<void> =
 const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
 /**
+ * `Effect.withSpan`, but only when a tracer other than Effect's default one is installed: the default tracer keeps
+ * its spans nowhere, yet making one (two random ids, a map, a copy of the fiber's context) costs about as much as
+ * the rest of a call's overhead. With a real tracer (e.g. `@effect/opentelemetry`'s) the span is made as usual.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withSpanWhenTraced: {
+  (
+    name: string,
+    options?: Tracer.SpanOptions
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Tracer.SpanOptions): Effect.Effect<A, E, R>
+} = dual(
+  (args) => Effect.isEffect(args[0]),
+  <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: Tracer.SpanOptions): Effect.Effect<A, E, R> =>
+    Effect.withFiberRuntime<A, E, R>((fiber) =>
+      fiber.currentTracer === nativeTracer ? self : Effect.withSpan(self, name, options)
+    )
+)
+
+/**
  * An `AbortSignal` that costs nothing until it is used: the SDK registers its abort listeners on it (on Node's
  * `AbortSignal`, an `EventTarget`, that costs tens of µs per call) and it fires them only when the call is
  * interrupted.

@@ -17,7 +17,8 @@ import {
   Ref,
   Runtime,
   Scope,
-  TestClock
+  TestClock,
+  Tracer
 } from "effect"
 import * as Http from "node:http"
 import { Credentials, CredentialsProvider, ManagedClient, Metrics, Resilience, RetryPolicy } from "../src/index.js"
@@ -66,6 +67,26 @@ const run = <A>(
   Resilience.execute(managed, { name: "Op", run: (client) => f(client) }).pipe(
     Effect.provide(Layer.succeed(RetryPolicy.RetryPolicy, policy))
   )
+
+describe("Resilience.withSpanWhenTraced", () => {
+  it.effect("makes no span under Effect's default tracer, and the span under any other", () =>
+    Effect.gen(function*() {
+      const inside = Effect.map(Effect.currentSpan.pipe(Effect.option), Option.map((span) => span.name))
+      assert.isTrue(Option.isNone(yield* Resilience.withSpanWhenTraced(inside, "untraced")))
+      const started: Array<string> = []
+      const native = yield* Effect.tracer
+      const recording = Tracer.make({
+        span: (name, ...rest) => {
+          started.push(name)
+          return native.span(name, ...rest)
+        },
+        context: (f) => f()
+      })
+      const name = yield* inside.pipe(Resilience.withSpanWhenTraced("traced"), Effect.withTracer(recording))
+      assert.deepStrictEqual(name, Option.some("traced"))
+      assert.deepStrictEqual(started, ["traced"])
+    }))
+})
 
 describe("Resilience.execute", () => {
   it.effect.prop(

@@ -299,9 +299,9 @@ export const make = <A, I>(
     return {
       [TypeId]: TypeId,
       tableName: layout.tableName,
-      put: (event) => provide(eventWrites.put(layout, event)),
-      get: (id) => provide(eventReads.get(layout, id)),
-      getByKey: (key) => provide(eventReads.getByKey(layout, itemLayout.keyOf(layout, key))),
+      put: (event) => eventWrites.put(layout, client, event),
+      get: (id) => eventReads.get(layout, client, id),
+      getByKey: (key) => eventReads.getByKey(layout, client, itemLayout.keyOf(layout, key)),
       list: (listOptions) => Stream.provideService(eventReads.list(layout, listOptions), DynamoDB.DynamoDB, client),
       ensureTable: provide(DynamoDB.ensureTable({
         TableName: layout.tableName,

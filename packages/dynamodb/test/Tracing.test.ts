@@ -5,8 +5,8 @@
 import { NodeSdk } from "@effect/opentelemetry"
 import { assert, layer } from "@effect/vitest"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Effect, Layer } from "effect"
-import { DynamoDB } from "../src/index.js"
+import { Effect, Layer, Schema } from "effect"
+import { DynamoDB, EventStore } from "../src/index.js"
 import { Live, newTable } from "./fixtures.js"
 
 const exporter = new InMemorySpanExporter()
@@ -36,5 +36,19 @@ layer(Layer.merge(Live, Tracing), { excludeTestServices: true })("DynamoDB spans
       }
       assert.notStrictEqual(put!.attributes["aws.request_id"], get!.attributes["aws.request_id"])
       assert.strictEqual(get!.status.code, 2, "the failed call's span is an error")
+    }))
+
+  it.effect("EventStore.put is a span, with its conditional write as a client span inside it", () =>
+    Effect.gen(function*() {
+      const table = yield* newTable("traced-store")
+      const store = yield* EventStore.make({ tableName: table, schema: Schema.Struct({ id: Schema.String }) })
+      exporter.reset()
+      yield* store.put({ id: "e-1" })
+      const spans = exporter.getFinishedSpans()
+      const put = spans.find((span) => span.name === "EventStore.put")
+      const update = spans.find((span) => span.name === "dynamodb.UpdateItem")
+      assert.isDefined(put)
+      assert.isDefined(update)
+      assert.strictEqual(update!.parentSpanContext?.spanId, put!.spanContext().spanId)
     }))
 })

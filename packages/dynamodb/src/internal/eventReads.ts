@@ -2,7 +2,8 @@
  * The reading side of `EventStore`: an item read consistently by its key and decoded, and every item the store
  * wrote, a page at a time.
  */
-import type { AwsError, EventCodec } from "@aws-resilience/core"
+import { type AwsError, type EventCodec, type ManagedClient, Resilience } from "@aws-resilience/core"
+import { type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -15,18 +16,20 @@ import type { Item, ItemLayout } from "./itemLayout.js"
 /** The item stored under a key, read consistently, as it is stored. */
 export const readItem = <A>(
   layout: ItemLayout<A>,
+  client: ManagedClient.ManagedClient<DynamoDBClient>,
   key: Item
-): Effect.Effect<Option.Option<Item>, AwsError.AwsError, DynamoDB.DynamoDB> =>
-  DynamoDB.getItem({ TableName: layout.tableName, Key: key, ConsistentRead: true }).pipe(
+): Effect.Effect<Option.Option<Item>, AwsError.AwsError> =>
+  Resilience.send(client, new GetItemCommand({ TableName: layout.tableName, Key: key, ConsistentRead: true })).pipe(
     Effect.map((r) => Option.fromNullable(r.Item))
   )
 
 /** The event stored under a key. */
 export const getByKey = <A>(
   layout: ItemLayout<A>,
+  client: ManagedClient.ManagedClient<DynamoDBClient>,
   key: Item
-): Effect.Effect<Option.Option<A>, EventCodec.InvalidEventError | AwsError.AwsError, DynamoDB.DynamoDB> =>
-  Effect.flatMap(readItem(layout, key), (item) =>
+): Effect.Effect<Option.Option<A>, EventCodec.InvalidEventError | AwsError.AwsError> =>
+  Effect.flatMap(readItem(layout, client, key), (item) =>
     Option.match(item, {
       onNone: () => Effect.succeed(Option.none<A>()),
       onSome: (found) => Effect.map(itemLayout.decode(layout, found), Option.some)
@@ -35,11 +38,12 @@ export const getByKey = <A>(
 /** The event stored under an event id; a defect when a key attribute is derived from the event. */
 export const get = <A>(
   layout: ItemLayout<A>,
+  client: ManagedClient.ManagedClient<DynamoDBClient>,
   id: string
-): Effect.Effect<Option.Option<A>, EventCodec.InvalidEventError | AwsError.AwsError, DynamoDB.DynamoDB> => {
+): Effect.Effect<Option.Option<A>, EventCodec.InvalidEventError | AwsError.AwsError> => {
   const { fromEventPart, tableName } = layout
   return fromEventPart === undefined
-    ? Effect.flatMap(itemLayout.keyOfId(layout, id), (key) => getByKey(layout, key))
+    ? Effect.flatMap(itemLayout.keyOfId(layout, id), (key) => getByKey(layout, client, key))
     : Effect.dieMessage(
       `EventStore ${tableName}: get(id) cannot locate an item, the ${fromEventPart.role} key ` +
         `${fromEventPart.name} is derived from the event (key.${fromEventPart.role}.fromEvent); use getByKey`

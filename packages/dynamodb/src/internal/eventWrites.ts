@@ -3,13 +3,13 @@
  * landed on it (`writes`); when the condition fails, the stored copy is read back and its digest compared, so that
  * a retry after a lost response is `AlreadyStored` and a different event an `EventConflictError`.
  */
-import type { AwsError, EventCodec } from "@aws-resilience/core"
-import type { AttributeValue } from "@aws-sdk/client-dynamodb"
+import { type AwsError, type EventCodec, type ManagedClient, Resilience } from "@aws-resilience/core"
+import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { createHash } from "node:crypto"
-import * as DynamoDB from "../DynamoDB.js"
+import * as DynamoDBError from "../DynamoDBError.js"
 import type * as EventStore from "../EventStore.js"
 import { EventConflictError } from "../EventStoreError.js"
 import { readItem } from "./eventReads.js"
@@ -21,12 +21,9 @@ const digestOf = (body: string) => createHash("sha256").update(body).digest("bas
 /** Validates, encodes and writes one event, at most once whatever the retries. */
 export const put = <A>(
   layout: ItemLayout<A>,
+  client: ManagedClient.ManagedClient<DynamoDBClient>,
   event: A
-): Effect.Effect<
-  EventStore.PutResult,
-  EventCodec.InvalidEventError | EventConflictError | AwsError.AwsError,
-  DynamoDB.DynamoDB
-> =>
+): Effect.Effect<EventStore.PutResult, EventCodec.InvalidEventError | EventConflictError | AwsError.AwsError> =>
   Effect.gen(function*() {
     const { codec, names, parts, tableName } = layout
     const body = yield* codec.encode(event)
@@ -60,19 +57,28 @@ export const put = <A>(
     // A conditional update rather than a put: `writes` counts the writes that landed, so a second copy
     // (an unconditional retry after a lost response) would be visible as `writes > 1`. On the full key,
     // `attribute_not_exists` of the partition key means "no item under this key".
-    return yield* DynamoDB.updateItem({
-      TableName: tableName,
-      Key: key,
-      UpdateExpression: `SET ${sets.join(", ")} ADD #writes :one`,
-      ConditionExpression: "attribute_not_exists(#key)",
-      ExpressionAttributeNames: attributeNames,
-      ExpressionAttributeValues: values
-    }).pipe(
+    return yield* DynamoDBError.refineCondition(Resilience.send(
+      client,
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: key,
+        UpdateExpression: `SET ${sets.join(", ")} ADD #writes :one`,
+        ConditionExpression: "attribute_not_exists(#key)",
+        ExpressionAttributeNames: attributeNames,
+        ExpressionAttributeValues: values
+      })
+    )).pipe(
       Effect.as<EventStore.PutResult>({ _tag: "Stored", id }),
-      Effect.catchTag("ConditionalCheckFailedError", () =>
-        Effect.flatMap(readItem(layout, key), (stored) =>
-          Option.isSome(stored) && stored.value[names.digest]?.S === digest
-            ? Effect.succeed<EventStore.PutResult>({ _tag: "AlreadyStored", id })
-            : Effect.fail(conflict())))
+      Effect.catchTag(
+        "ConditionalCheckFailedError",
+        () =>
+          Effect.flatMap(
+            readItem(layout, client, key),
+            (stored) =>
+              Option.isSome(stored) && stored.value[names.digest]?.S === digest
+                ? Effect.succeed<EventStore.PutResult>({ _tag: "AlreadyStored", id })
+                : Effect.fail(conflict())
+          )
+      )
     )
-  }).pipe(Effect.withSpan("EventStore.put", { captureStackTrace: false }))
+  }).pipe(Resilience.withSpanWhenTraced("EventStore.put", { captureStackTrace: false }))
