@@ -6,6 +6,7 @@
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
@@ -93,7 +94,13 @@ export const make = <A, I>(
   schema: Schema.Schema<A, I>,
   idOf: (event: A) => string = (event) => (event as { readonly id: string }).id
 ): EventCodec<A> => {
-  const encode = Schema.encodeUnknown(schema, { errors: "all", onExcessProperty: "error" })
+  const encodeOptions = { errors: "all", onExcessProperty: "error" } as const
+  // Synchronous first (an `Either` is an effect of one step). On any failure the effectful encoding decides, so that a
+  // schema with asynchronous parts still encodes, and every failure is reported the same way.
+  const encodeSync = Schema.encodeUnknownEither(schema, encodeOptions)
+  const encodeAsync = Schema.encodeUnknown(schema, encodeOptions)
+  const encodeError = (cause: ParseResult.ParseError) =>
+    new InvalidEventError({ direction: "encode", issues: issuesOf(cause), cause })
   const decode = Schema.decodeUnknown(Schema.parseJson(schema), { errors: "all" })
   const invalidId = (message: string, cause?: unknown) =>
     new InvalidEventError({ direction: "encode", issues: [{ path: "id", message }], cause })
@@ -115,17 +122,21 @@ export const make = <A, I>(
           id = idOf(event)
         } catch (cause) {
           const text = Predicate.hasProperty(cause, "message") ? String(cause.message) : String(cause)
-          return Effect.fail(invalidId(`idOf threw: ${text}`, cause))
+          return Either.left(invalidId(`idOf threw: ${text}`, cause))
         }
         return typeof id === "string" && id.length > 0
-          ? Effect.succeed(id)
-          : Effect.fail(invalidId(`the event has no id (idOf must return a non-empty string, got ${describeId(id)})`))
+          ? Either.right(id)
+          : Either.left(invalidId(`the event has no id (idOf must return a non-empty string, got ${describeId(id)})`))
       }),
     encode: (event) =>
-      encode(event).pipe(
-        Effect.map((encoded) => JSON.stringify(encoded)),
-        Effect.mapError((cause) => new InvalidEventError({ direction: "encode", issues: issuesOf(cause), cause }))
-      ),
+      Effect.suspend(() => {
+        const encoded = encodeSync(event)
+        if (Either.isRight(encoded)) return Either.right(JSON.stringify(encoded.right))
+        return Effect.mapBoth(encodeAsync(event), {
+          onFailure: encodeError,
+          onSuccess: (value) => JSON.stringify(value)
+        })
+      }),
     decode: (json) =>
       decode(json).pipe(
         Effect.mapError((cause) => new InvalidEventError({ direction: "decode", issues: issuesOf(cause), cause }))

@@ -34,4 +34,18 @@ describe("EventCodec", () => {
       assert.strictEqual(error.direction, "decode")
       assert.include(error.message, "amount")
     }))
+
+  it.effect("encodes through a schema with an asynchronous step, and rejects through it too", () =>
+    Effect.gen(function*() {
+      // The encoding side waits (as a lookup would): the synchronous encoder cannot run it.
+      const Slow = Schema.transformOrFail(Schema.String, Schema.String, {
+        strict: true,
+        decode: (s) => Effect.succeed(s),
+        encode: (s) => Effect.promise(() => Promise.resolve(s.toUpperCase()))
+      })
+      const slow = EventCodec.make(Schema.Struct({ id: Schema.String, name: Slow }))
+      assert.deepStrictEqual(JSON.parse(yield* slow.encode({ id: "e-1", name: "ada" })), { id: "e-1", name: "ADA" })
+      const error = yield* Effect.flip(slow.encode({ id: 1, name: "ada" } as any))
+      assert.deepStrictEqual(error.issues.map((i) => i.path), ["id"])
+    }))
 })
