@@ -1,5 +1,6 @@
 import { DescribeLimitsCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb"
 import { assert, describe, it } from "@effect/vitest"
+import { FetchHttpHandler } from "@smithy/fetch-http-handler"
 import {
   Clock,
   ConfigProvider,
@@ -544,4 +545,48 @@ describe("Resilience.send over HTTP", () => {
         assert.isTrue(Option.isSome(sawClose), "the request's connection was closed by the abort")
       }).pipe(Effect.scoped))
   }
+
+  // The fetch handler hands the signal to `fetch`, which takes only a real AbortSignal.
+  it.live("with the SDK's FetchHttpHandler a call succeeds, and interrupting one aborts its request", () =>
+    Effect.gen(function*() {
+      const received = yield* Deferred.make<void>()
+      const closed = yield* Deferred.make<void>()
+      const server = yield* Effect.acquireRelease(
+        Effect.async<Http.Server>((resume) => {
+          const server = Http.createServer((request, response) => {
+            if (String(request.headers["x-amz-target"]).endsWith("DescribeLimits")) {
+              response.writeHead(200, { "content-type": "application/x-amz-json-1.0" }).end("{}")
+              return
+            }
+            Deferred.unsafeDone(received, Exit.void)
+            request.socket.once("close", () => Deferred.unsafeDone(closed, Exit.void))
+          })
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) =>
+          Effect.async<void>((resume) => {
+            server.closeAllConnections()
+            server.close(() => resume(Effect.void))
+          })
+      )
+      const port = (server.address() as { port: number }).port
+      const managed = yield* ManagedClient.make({
+        service: "dynamodb",
+        region: "us-east-1",
+        endpoint: `http://127.0.0.1:${port}`,
+        build: (config) => new DynamoDBClient({ ...config, requestHandler: new FetchHttpHandler() })
+      }).pipe(Effect.provide(Credentials.layer({
+        provider: CredentialsProvider.fromStatic({ accessKeyId: "AKIATEST", secretAccessKey: Redacted.make("s") })
+      })))
+      // Twice: the first call takes the general path, the second the fast one.
+      yield* Resilience.send(managed, new DescribeLimitsCommand({}))
+      yield* Resilience.send(managed, new DescribeLimitsCommand({}))
+      const call = yield* Effect.fork(
+        Resilience.send(managed, new GetItemCommand({ TableName: "t", Key: { id: { S: "1" } } }))
+      )
+      yield* Deferred.await(received)
+      yield* Fiber.interrupt(call)
+      const sawClose = yield* Deferred.await(closed).pipe(Effect.timeout("5 seconds"), Effect.option)
+      assert.isTrue(Option.isSome(sawClose), "the request's connection was closed by the abort")
+    }).pipe(Effect.scoped))
 })
