@@ -24,10 +24,9 @@ const profile = (variant) => {
   execFileSync(
     process.execPath,
     [
+      join(root, "bench", "lib", "run.mjs"),
       "--cpu-prof",
       `--cpu-prof-dir=${dir}`,
-      "--import",
-      "tsx",
       "bench/loopback.bench.ts",
       "--only",
       variant,

@@ -6,8 +6,8 @@
  * are sequential; rounds alternate (the order reversed every other round) and the median of the rounds' ratios is
  * judged, with their spread.
  *
- *   tsx bench/loopback.bench.ts [--rounds 30] [--calls 300]
- *   node --cpu-prof --import tsx bench/loopback.bench.ts --only ours --calls 20000   (a profile of ours alone;
+ *   node ../../bench/lib/run.mjs bench/loopback.bench.ts [--rounds 30] [--calls 300]
+ *   node ../../bench/lib/run.mjs --cpu-prof bench/loopback.bench.ts --only ours --calls 20000   (a profile of ours alone;
  *   `--only bare` for the baseline's)
  */
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"

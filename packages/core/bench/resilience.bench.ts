@@ -5,7 +5,7 @@
  * between the two (the order reversed every other round); each round gives a ratio, and the median of the rounds'
  * ratios is judged, with their spread, so that drift on a shared, noisy machine falls on both alike.
  *
- *   tsx bench/resilience.bench.ts [--rounds 60] [--calls 200]
+ *   node ../../bench/lib/run.mjs bench/resilience.bench.ts [--rounds 60] [--calls 200]
  */
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"
 import { HttpResponse } from "@smithy/protocol-http"

@@ -6,9 +6,9 @@
  * throughput (calls completed within the phase per second) and the p99 latency of each; judged are the medians over
  * the rounds of ours / bare: throughput >= 0.97x, p99 <= 1.10x.
  *
- *   tsx bench/concurrency.bench.ts [--duration 3] [--rounds 5] [--concurrency 1000]
- *   tsx bench/concurrency.bench.ts --duration 10                    (the 10 s run)
- *   node --cpu-prof --import tsx bench/concurrency.bench.ts --only ours   (a profile of the client, ours alone)
+ *   node ../../bench/lib/run.mjs bench/concurrency.bench.ts [--duration 3] [--rounds 5] [--concurrency 1000]
+ *   node ../../bench/lib/run.mjs bench/concurrency.bench.ts --duration 10                    (the 10 s run)
+ *   node ../../bench/lib/run.mjs --cpu-prof bench/concurrency.bench.ts --only ours   (a profile of the client, ours alone)
  */
 import { Credentials, RetryPolicy } from "@aws-resilience/core"
 import { DynamoDBClient, PutItemCommand, type PutItemCommandInput } from "@aws-sdk/client-dynamodb"

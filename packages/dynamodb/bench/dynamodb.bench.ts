@@ -9,7 +9,7 @@
  * Rounds alternate the variants (the order reversed every other round); each round gives each ratio, and the median
  * of the rounds' ratios is judged, with their spread.
  *
- *   tsx bench/dynamodb.bench.ts [--rounds 15] [--items 100]
+ *   node ../../bench/lib/run.mjs bench/dynamodb.bench.ts [--rounds 15] [--items 100]
  */
 import { Credentials, RetryPolicy } from "@aws-resilience/core"
 import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb"

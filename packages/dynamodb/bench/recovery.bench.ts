@@ -14,7 +14,7 @@
  * - how many times the credentials endpoint was asked and how many clients were built (1 and 1 expected).
  * The provider is timed by wrapping the chain's `load`; nothing else differs from production.
  *
- *   tsx bench/recovery.bench.ts [--rounds 5] [--concurrency 1000] [--warmup 1] [--settle 1] [--log warning|debug]
+ *   node ../../bench/lib/run.mjs bench/recovery.bench.ts [--rounds 5] [--concurrency 1000] [--warmup 1] [--settle 1] [--log warning|debug]
  */
 import { Credentials, CredentialsProvider, Resilience, RetryPolicy } from "@aws-resilience/core"
 import { type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"

@@ -9,7 +9,7 @@
  * Rounds alternate the variants (the order reversed every other round); each round gives each ratio, and the median
  * of the rounds' ratios is judged, with their spread.
  *
- *   tsx bench/sqs.bench.ts [--rounds 10] [--messages 200]
+ *   node ../../bench/lib/run.mjs bench/sqs.bench.ts [--rounds 10] [--messages 200]
  */
 import { Credentials, RetryPolicy } from "@aws-resilience/core"
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs"
