@@ -32,8 +32,19 @@ const workspace = {
       if (!existsSync(file)) return { errors: [{ text: `no workspace source for ${path} (${file})` }] };
       return { path: file };
     });
-    // Every other bare import is a dependency: loaded from node_modules at run time.
-    b.onResolve({ filter: /^[^./]/ }, ({ path }) => ({ path, external: true }));
+    // The shared helpers (`bench/lib/*.mjs`) stay files of their own: they find the repository from where they are.
+    b.onResolve({ filter: /bench\/lib\/[^/]+\.mjs$/ }, ({ path, resolveDir }) => ({
+      path: resolve(resolveDir, path),
+      external: true,
+    }));
+    // Every other bare import is a dependency: loaded from node_modules at run time, from where the importing
+    // package finds it (its own dependencies, under pnpm), as Node would resolve it for an `import`.
+    b.onResolve({ filter: /^[^./]/ }, async ({ kind, path, pluginData, resolveDir }) => {
+      if (pluginData?.inner) return undefined;
+      const found = await b.resolve(path, { kind, resolveDir, pluginData: { inner: true } });
+      if (found.errors.length > 0) return { errors: found.errors };
+      return { path: found.path, external: true };
+    });
   },
 };
 
@@ -45,6 +56,9 @@ await build({
   format: "esm",
   target: "node20",
   keepNames: false,
+  // As Node resolves (`node`, `import`, `default`): without esbuild's default `module` condition, which would pick
+  // ESM builds Node does not load (the SDK's `dist-es`).
+  conditions: [],
   sourcemap: "inline",
   logLevel: "warning",
   plugins: [workspace],
