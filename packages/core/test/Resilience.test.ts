@@ -501,32 +501,37 @@ describe("ManagedClient", () => {
   }
 })
 
+// A server that answers DescribeLimits at once and never answers anything else: only an abort ends such a request.
+// `received` completes when one arrives, `closed` when its connection closes.
+const hangingServer = Effect.gen(function*() {
+  const received = yield* Deferred.make<void>()
+  const closed = yield* Deferred.make<void>()
+  const server = yield* Effect.acquireRelease(
+    Effect.async<Http.Server>((resume) => {
+      const server = Http.createServer((request, response) => {
+        if (String(request.headers["x-amz-target"]).endsWith("DescribeLimits")) {
+          response.writeHead(200, { "content-type": "application/x-amz-json-1.0" }).end("{}")
+          return
+        }
+        Deferred.unsafeDone(received, Exit.void)
+        request.socket.once("close", () => Deferred.unsafeDone(closed, Exit.void))
+      })
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  )
+  return { received, closed, port: (server.address() as { port: number }).port }
+})
+
 describe("Resilience.send over HTTP", () => {
   for (const warm of [false, true]) {
     it.live(`interrupting a call aborts the real HTTP request: the server sees the connection close (${warm ? "a later call" : "the first call"})`, () =>
       Effect.gen(function*() {
-        const received = yield* Deferred.make<void>()
-        const closed = yield* Deferred.make<void>()
-        const server = yield* Effect.acquireRelease(
-          Effect.async<Http.Server>((resume) => {
-            const server = Http.createServer((request, response) => {
-              if (String(request.headers["x-amz-target"]).endsWith("DescribeLimits")) {
-                response.writeHead(200, { "content-type": "application/x-amz-json-1.0" }).end("{}")
-                return
-              }
-              // Never answers: only an abort ends this request.
-              Deferred.unsafeDone(received, Exit.void)
-              request.socket.once("close", () => Deferred.unsafeDone(closed, Exit.void))
-            })
-            server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-          }),
-          (server) =>
-            Effect.async<void>((resume) => {
-              server.closeAllConnections()
-              server.close(() => resume(Effect.void))
-            })
-        )
-        const port = (server.address() as { port: number }).port
+        const { closed, port, received } = yield* hangingServer
         const managed = yield* ManagedClient.make({
           service: "dynamodb",
           region: "us-east-1",
@@ -549,27 +554,7 @@ describe("Resilience.send over HTTP", () => {
   // The fetch handler hands the signal to `fetch`, which takes only a real AbortSignal.
   it.live("with the SDK's FetchHttpHandler a call succeeds, and interrupting one aborts its request", () =>
     Effect.gen(function*() {
-      const received = yield* Deferred.make<void>()
-      const closed = yield* Deferred.make<void>()
-      const server = yield* Effect.acquireRelease(
-        Effect.async<Http.Server>((resume) => {
-          const server = Http.createServer((request, response) => {
-            if (String(request.headers["x-amz-target"]).endsWith("DescribeLimits")) {
-              response.writeHead(200, { "content-type": "application/x-amz-json-1.0" }).end("{}")
-              return
-            }
-            Deferred.unsafeDone(received, Exit.void)
-            request.socket.once("close", () => Deferred.unsafeDone(closed, Exit.void))
-          })
-          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-        }),
-        (server) =>
-          Effect.async<void>((resume) => {
-            server.closeAllConnections()
-            server.close(() => resume(Effect.void))
-          })
-      )
-      const port = (server.address() as { port: number }).port
+      const { closed, port, received } = yield* hangingServer
       const managed = yield* ManagedClient.make({
         service: "dynamodb",
         region: "us-east-1",
