@@ -192,6 +192,12 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
     // The one resolution in flight, shared by every caller that saw the same generation, success or failure.
     let flight: Deferred.Deferred<AwsCredentials, Failure> | undefined
 
+    // How long a set has left, in ms, judged by AWS's clock (which signs and checks the expiry).
+    const leftOf = (credentials: AwsCredentials, now: number): number =>
+      credentials.expiration === undefined
+        ? Number.POSITIVE_INFINITY
+        : credentials.expiration.getTime() - (now + offset)
+
     const resolve = (generation: number) =>
       Effect.gen(function*() {
         resolutions++
@@ -227,9 +233,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
           })
         )
         const now = yield* Clock.currentTimeMillis
-        const left = credentials.expiration === undefined ?
-          Number.POSITIVE_INFINITY :
-          credentials.expiration.getTime() - (now + offset)
+        const left = leftOf(credentials, now)
         if (left <= 0) {
           yield* Effect.logWarning(
             `credential provider ${provider.name} returned a set that expired ${Math.ceil(-left / 1000)} s ago by ` +
@@ -308,11 +312,9 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
         )
       }
       if (credentials.expiration === undefined) return Effect.succeed(credentials)
-      const expiresAt = credentials.expiration.getTime()
       return Effect.clockWith((clock) => {
         const now = clock.unsafeCurrentTimeMillis()
-        // Judged by AWS's clock, which signs and checks the expiry.
-        const left = expiresAt - (now + offset)
+        const left = leftOf(credentials, now)
         if (left > advisory) return Effect.succeed(credentials)
         const recentlyTried = paused(now)
         if (left <= mandatory) {
@@ -365,7 +367,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
       unsafeFresh: (clock) => {
         const credentials = cached
         if (credentials === undefined || credentials.expiration === undefined) return credentials
-        return credentials.expiration.getTime() - (clock.unsafeCurrentTimeMillis() + offset) > advisory
+        return leftOf(credentials, clock.unsafeCurrentTimeMillis()) > advisory
           ? credentials
           : undefined
       }

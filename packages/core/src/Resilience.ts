@@ -187,16 +187,40 @@ export const withSpanWhenTraced: {
 )
 
 /**
- * An `AbortSignal` that costs nothing until it is used: the SDK registers its abort listeners on it (on Node's
- * `AbortSignal`, an `EventTarget`, that costs tens of µs per call) and it fires them only when the call is
- * interrupted. It has `addEventListener`, which is what `fetch` (the SDK's `FetchHttpHandler`, or a custom handler)
- * checks before taking a signal.
+ * An abort signal that costs nothing until it is used, in the SDK's own minimal shape (`aborted` and `onabort`, its
+ * former `AbortSignal` type), for Node's HTTP handlers, which keep the signal to themselves: without
+ * `addEventListener` they set `onabort` instead of adding a listener and a `close` listener on the request to remove
+ * it, which saves a few per cent of a round trip. Both the retry middleware and the handler set `onabort`, so each
+ * setting is kept, and all are fired when the call is interrupted.
  */
-class LightAbortSignal {
+class OnabortSignal {
   aborted = false
   reason: unknown = undefined
-  onabort: ((event: unknown) => void) | null = null
-  private listeners: Array<unknown> | undefined
+  protected listeners: Array<unknown> | undefined
+  get onabort(): null {
+    return null
+  }
+  set onabort(handler: unknown) {
+    if (typeof handler === "function") (this.listeners ??= []).push(handler)
+  }
+  abort(): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = new DOMException("The operation was aborted because its fiber was interrupted", "AbortError")
+    const event = { type: "abort", target: this }
+    for (const listener of this.listeners ?? []) {
+      if (typeof listener === "function") listener.call(this, event)
+      else (listener as { handleEvent(event: unknown): void }).handleEvent(event)
+    }
+  }
+}
+
+/**
+ * The same with `addEventListener`, which is what `fetch` (the SDK's `FetchHttpHandler`, or a custom handler) checks
+ * before taking a signal. The listeners are kept in an array: on Node's `AbortSignal`, an `EventTarget`, adding them
+ * costs tens of µs per call.
+ */
+class LightAbortSignal extends OnabortSignal {
   addEventListener(_type: string, listener: unknown): void {
     ;(this.listeners ??= []).push(listener)
   }
@@ -209,45 +233,7 @@ class LightAbortSignal {
   throwIfAborted(): void {
     if (this.aborted) throw this.reason
   }
-  abort(): void {
-    if (this.aborted) return
-    this.aborted = true
-    this.reason = abortReason()
-    const event = { type: "abort", target: this }
-    this.onabort?.(event)
-    for (const listener of this.listeners ?? []) {
-      if (typeof listener === "function") listener.call(this, event)
-      else (listener as { handleEvent(event: unknown): void }).handleEvent(event)
-    }
-  }
 }
-
-/**
- * The SDK's own minimal signal (`aborted` and `onabort`, the shape of the SDK's former `AbortSignal` type), for
- * Node's HTTP handlers, which keep the signal to themselves: without `addEventListener` they set `onabort` instead
- * of adding a listener and a `close` listener on the request to remove it, which saves a few per cent of a round
- * trip. Both the retry middleware and the handler set `onabort`, so each setting is kept and all are fired.
- */
-class OnabortSignal {
-  aborted = false
-  reason: unknown = undefined
-  private handlers: Array<(event: unknown) => void> | undefined
-  get onabort(): null {
-    return null
-  }
-  set onabort(handler: unknown) {
-    if (typeof handler === "function") (this.handlers ??= []).push(handler as (event: unknown) => void)
-  }
-  abort(): void {
-    if (this.aborted) return
-    this.aborted = true
-    this.reason = abortReason()
-    const event = { type: "abort", target: this }
-    for (const handler of this.handlers ?? []) handler.call(this, event)
-  }
-}
-
-const abortReason = () => new DOMException("The operation was aborted because its fiber was interrupted", "AbortError")
 
 /**
  * The cheapest signal the client's request handler can take: `OnabortSignal` for Node's own handlers

@@ -13,16 +13,13 @@ import {
   type BatchWriteItemCommandOutput,
   CreateTableCommand,
   type CreateTableCommandInput,
-  DeleteItemCommand,
   type DeleteItemCommandInput,
   type DeleteItemCommandOutput,
   DescribeTableCommand,
   DynamoDBClient,
   type DynamoDBClientConfig,
-  GetItemCommand,
   type GetItemCommandInput,
   type GetItemCommandOutput,
-  PutItemCommand,
   type PutItemCommandInput,
   type PutItemCommandOutput,
   QueryCommand,
@@ -34,7 +31,6 @@ import {
   TransactWriteItemsCommand,
   type TransactWriteItemsCommandInput,
   type TransactWriteItemsCommandOutput,
-  UpdateItemCommand,
   type UpdateItemCommandInput,
   type UpdateItemCommandOutput
 } from "@aws-sdk/client-dynamodb"
@@ -47,6 +43,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import * as DynamoDBError from "./DynamoDBError.js"
+import * as itemOperations from "./internal/itemOperations.js"
 
 /**
  * @since 0.1.0
@@ -138,14 +135,14 @@ const sendWith = <I, O>(command: Resilience.Command<I, O>): Effect.Effect<O, Aws
 export const putItem = (
   input: PutItemCommandInput
 ): Effect.Effect<PutItemCommandOutput, AwsError.AwsError | DynamoDBError.ConditionalCheckFailedError, DynamoDB> =>
-  DynamoDBError.refineCondition(sendWith(new PutItemCommand(input)))
+  Effect.flatMap(DynamoDB, (client) => itemOperations.putItem(client, input))
 
 /**
  * @since 0.1.0
  * @category operations
  */
 export const getItem = (input: GetItemCommandInput): Effect.Effect<GetItemCommandOutput, AwsError.AwsError, DynamoDB> =>
-  sendWith(new GetItemCommand(input))
+  Effect.flatMap(DynamoDB, (client) => itemOperations.getItem(client, input))
 
 /**
  * @since 0.1.0
@@ -157,7 +154,7 @@ export const deleteItem = (
   DeleteItemCommandOutput,
   AwsError.AwsError | DynamoDBError.ConditionalCheckFailedError,
   DynamoDB
-> => DynamoDBError.refineCondition(sendWith(new DeleteItemCommand(input)))
+> => Effect.flatMap(DynamoDB, (client) => itemOperations.deleteItem(client, input))
 
 /**
  * @since 0.1.0
@@ -169,7 +166,7 @@ export const updateItem = (
   UpdateItemCommandOutput,
   AwsError.AwsError | DynamoDBError.ConditionalCheckFailedError,
   DynamoDB
-> => DynamoDBError.refineCondition(sendWith(new UpdateItemCommand(input)))
+> => Effect.flatMap(DynamoDB, (client) => itemOperations.updateItem(client, input))
 
 /**
  * @since 0.1.0

@@ -2,8 +2,8 @@
  * The reading side of `EventStore`: an item read consistently by its key and decoded, and every item the store
  * wrote, a page at a time.
  */
-import { type AwsError, type EventCodec, type ManagedClient, Resilience } from "@aws-resilience/core"
-import { type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb"
+import type { AwsError, EventCodec, ManagedClient } from "@aws-resilience/core"
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -12,6 +12,7 @@ import * as DynamoDB from "../DynamoDB.js"
 import type * as EventStore from "../EventStore.js"
 import * as itemLayout from "./itemLayout.js"
 import type { Item, ItemLayout } from "./itemLayout.js"
+import * as itemOperations from "./itemOperations.js"
 
 /** The item stored under a key, read consistently, as it is stored. */
 export const readItem = <A>(
@@ -19,7 +20,7 @@ export const readItem = <A>(
   client: ManagedClient.ManagedClient<DynamoDBClient>,
   key: Item
 ): Effect.Effect<Option.Option<Item>, AwsError.AwsError> =>
-  Resilience.send(client, new GetItemCommand({ TableName: layout.tableName, Key: key, ConsistentRead: true })).pipe(
+  itemOperations.getItem(client, { TableName: layout.tableName, Key: key, ConsistentRead: true }).pipe(
     Effect.map((r) => Option.fromNullable(r.Item))
   )
 

@@ -4,17 +4,17 @@
  * a retry after a lost response is `AlreadyStored` and a different event an `EventConflictError`.
  */
 import { type AwsError, type EventCodec, type ManagedClient, Resilience } from "@aws-resilience/core"
-import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb"
+import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { createHash } from "node:crypto"
-import * as DynamoDBError from "../DynamoDBError.js"
 import type * as EventStore from "../EventStore.js"
 import { EventConflictError } from "../EventStoreError.js"
 import { readItem } from "./eventReads.js"
 import * as itemLayout from "./itemLayout.js"
 import type { ItemLayout } from "./itemLayout.js"
+import * as itemOperations from "./itemOperations.js"
 
 const digestOf = (body: string) => createHash("sha256").update(body).digest("base64")
 
@@ -57,17 +57,14 @@ export const put = <A>(
     // A conditional update rather than a put: `writes` counts the writes that landed, so a second copy
     // (an unconditional retry after a lost response) would be visible as `writes > 1`. On the full key,
     // `attribute_not_exists` of the partition key means "no item under this key".
-    return yield* DynamoDBError.refineCondition(Resilience.send(
-      client,
-      new UpdateItemCommand({
-        TableName: tableName,
-        Key: key,
-        UpdateExpression: `SET ${sets.join(", ")} ADD #writes :one`,
-        ConditionExpression: "attribute_not_exists(#key)",
-        ExpressionAttributeNames: attributeNames,
-        ExpressionAttributeValues: values
-      })
-    )).pipe(
+    return yield* itemOperations.updateItem(client, {
+      TableName: tableName,
+      Key: key,
+      UpdateExpression: `SET ${sets.join(", ")} ADD #writes :one`,
+      ConditionExpression: "attribute_not_exists(#key)",
+      ExpressionAttributeNames: attributeNames,
+      ExpressionAttributeValues: values
+    }).pipe(
       Effect.as<EventStore.PutResult>({ _tag: "Stored", id }),
       Effect.catchTag(
         "ConditionalCheckFailedError",
