@@ -266,6 +266,23 @@ const skewTexts = /Signature expired|Signature not yet current|too skewed/i
 const timeoutCodes: ReadonlySet<string> = new Set(["TimeoutError", "RequestTimeout", "RequestTimeoutException"])
 
 /**
+ * The cause of a `CredentialsError` for a request that was never sent: it was still waiting for a connection,
+ * signed with credentials AWS had meanwhile rejected for another request, so it was withdrawn. Nothing of it
+ * reached AWS, so it is retried (with the renewed credentials) like any rejected request, a write included.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class WithdrawnRequest extends Error {
+  override readonly name = "WithdrawnRequest"
+  constructor(readonly reason: CredentialsReason, readonly generation: number) {
+    super(
+      `not sent: it was waiting for a connection, signed with credentials already rejected (${reason}, generation ${generation})`
+    )
+  }
+}
+
+/**
  * Where a failure happened, and the credentials generation the call used.
  *
  * @since 0.1.0
@@ -296,6 +313,9 @@ const classifyShape = (
     requestId: e.$metadata?.requestId ?? e.$metadata?.extendedRequestId
   }
   const sdkError = e as SdkError
+  if (cause instanceof WithdrawnRequest) {
+    return new CredentialsError({ ...common, reason: cause.reason, generation: context.generation })
+  }
   // A request refused for its clock (the SDK has usually corrected its offset from the response's Date header
   // already) is worth one more try as it is. The SDK's clock-skew codes include SignatureDoesNotMatch and
   // InvalidSignatureException, which also mean a wrong secret: only their skew texts count as skew.

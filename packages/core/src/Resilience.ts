@@ -97,7 +97,7 @@ const retryDriver = <C>(self: ManagedClient.ManagedClient<C>, operation: string,
       ]))
     // Renewal is not load on the service, so it is not charged to the budget.
     const renewed = (error: AwsError.CredentialsError): Effect.Effect<boolean> =>
-      self.renew(error.generation).pipe(
+      self.renew(error.generation, error.reason).pipe(
         Effect.catchAll((e) =>
           Effect.logWarning("credentials renewal failed; the next attempt will retry it", e.message)
         ),

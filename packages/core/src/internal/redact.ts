@@ -38,8 +38,27 @@ export class ScrubbedError extends Error {
   constructor(original: Error, depth: number) {
     super(redactMessage(original.message))
     this.name = original.name
-    const frames = (original.stack ?? "").split("\n").filter((line) => /^\s+at /.test(line))
-    this.stack = [`${this.name}: ${this.message}`, ...frames.map(redactMessage)].join("\n")
+    // The stack is redacted when it is first read, not here: formatting it (source maps included) costs more than
+    // the rest of a failed call, and most errors are handled without anyone reading it. Until then only this
+    // closure holds the original.
+    let source: Error | undefined = original
+    let stack: string | undefined
+    Object.defineProperty(this, "stack", {
+      configurable: true,
+      enumerable: false,
+      get: () => {
+        if (source !== undefined) {
+          const frames = (source.stack ?? "").split("\n").filter((line) => /^\s+at /.test(line))
+          stack = [`${this.name}: ${this.message}`, ...frames.map(redactMessage)].join("\n")
+          source = undefined
+        }
+        return stack
+      },
+      set: (value: string | undefined) => {
+        source = undefined
+        stack = value
+      }
+    })
     for (const [key, value] of Object.entries(original)) {
       if (!dropped.has(key)) (this as Record<string, unknown>)[key] = scrubCause(value, depth + 1)
     }

@@ -1,0 +1,93 @@
+/**
+ * One connection pool for every client a `ManagedClient` builds, and the withdrawal of requests that wait in it
+ * with credentials AWS has rejected.
+ *
+ * Every client of one managed client sends through the same SDK request handler (so through the same HTTP agent
+ * and its warm keep-alive connections): a rebuild after a rotation starts on open connections instead of opening
+ * (and, against AWS, TLS-handshaking) a new pool. Each client gets a view of that handler whose `destroy` does
+ * nothing; the handler itself is destroyed once, when the managed client's scope closes.
+ */
+import type { RequestHandler } from "@smithy/types"
+
+/** An SDK HTTP handler (`HttpHandler` of `@smithy/protocol-http`), as far as the pool uses it. */
+interface Handler extends RequestHandler<any, any, any> {
+  updateHttpClientConfig?(key: never, value: never): void
+  httpHandlerConfigs?(): unknown
+}
+
+/** The request handler an SDK client sends through (`client.config.requestHandler`), if it has one. */
+export const handlerOf = (client: unknown): Handler | undefined => {
+  const handler = (client as { config?: { requestHandler?: unknown } } | undefined)?.config?.requestHandler
+  return typeof (handler as Handler | undefined)?.handle === "function" ? handler as Handler : undefined
+}
+
+const shared = new WeakMap<object, Handler>()
+
+/** A view of `handler` for one client: it sends through `handler`, and destroying it leaves `handler` open. */
+export const view = (handler: Handler): Handler => {
+  const self: Handler = {
+    handle: (request, options) => handler.handle(request, options),
+    updateHttpClientConfig: (key, value) => handler.updateHttpClientConfig?.(key, value),
+    httpHandlerConfigs: () => handler.httpHandlerConfigs?.() ?? {},
+    destroy: () => {},
+    get metadata() {
+      return handler.metadata!
+    }
+  }
+  shared.set(self, handler)
+  return self
+}
+
+/** The handler behind a `view`, or the handler itself. */
+const underlying = (handler: Handler): Handler => shared.get(handler) ?? handler
+
+interface QueuedRequest {
+  readonly destroyed?: boolean
+  getHeader(name: string): unknown
+  destroy(error?: Error): unknown
+}
+
+interface Agent {
+  readonly requests?: Readonly<Record<string, ReadonlyArray<QueuedRequest> | undefined>>
+}
+
+const agentsOf = (handler: Handler): Array<Agent> => {
+  let configs: Record<string, unknown> | undefined
+  try {
+    configs = underlying(handler).httpHandlerConfigs?.() as Record<string, unknown> | undefined
+  } catch {
+    return []
+  }
+  const agents: Array<Agent> = []
+  for (const key of ["httpAgent", "httpsAgent"]) {
+    const agent = configs?.[key] as Agent | undefined
+    if (agent !== undefined && typeof agent.requests === "object" && agent.requests !== null) agents.push(agent)
+  }
+  return agents
+}
+
+/**
+ * Destroys, with `error`, every request still queued in the handler's HTTP agents (not yet given a socket, so
+ * certainly not written) whose SigV4 `Authorization` header names `accessKeyId`. Node reports the error to the
+ * request's sender when the agent reaches it in its queue. Returns how many were withdrawn. Handlers without a
+ * Node agent (HTTP/2, fetch) queue nothing of their own: nothing is withdrawn.
+ */
+export const withdrawQueued = (handler: Handler, accessKeyId: string, error: () => Error): number => {
+  const credential = `Credential=${accessKeyId}/`
+  let withdrawn = 0
+  for (const agent of agentsOf(handler)) {
+    for (const queue of Object.values(agent.requests!)) {
+      if (queue === undefined) continue
+      // A copy: a destroyed request may leave the queue while this loop runs.
+      for (const request of Array.from(queue)) {
+        if (request.destroyed === true) continue
+        const authorization = request.getHeader("authorization")
+        if (typeof authorization === "string" && authorization.includes(credential)) {
+          request.destroy(error())
+          withdrawn++
+        }
+      }
+    }
+  }
+  return withdrawn
+}
