@@ -169,9 +169,11 @@ export const make = <C extends { destroy(): void }>(
     const endpoint = options.endpoint === undefined || options.endpoint === ""
       ? undefined
       : yield* AwsConfig.validateEndpoint(options.endpoint)
-    // The one connection pool, once the probe has shown which handler the SDK makes from the caller's settings.
-    let pool: ReturnType<typeof ConnectionPool.handlerOf>
-    const configFor = (credentials: AwsCredentialIdentity, systemClockOffset: number): ClientConfig => ({
+    const configFor = (
+      credentials: AwsCredentialIdentity,
+      systemClockOffset: number,
+      pool: RequestHandler<any, any, any> | undefined
+    ): ClientConfig => ({
       region,
       credentials,
       maxAttempts: 1,
@@ -190,9 +192,10 @@ export const make = <C extends { destroy(): void }>(
           })
       })
     // A `build` that throws, or an SDK client that refuses its configuration, fails here rather than on a call.
-    const probe = yield* build(configFor(probeCredentials, 0))
-    // Its request handler (made by the SDK, or the caller's) becomes the pool; the probe has used no connection.
-    pool = ConnectionPool.handlerOf(probe)
+    const probe = yield* build(configFor(probeCredentials, 0, undefined))
+    // Its request handler (made by the SDK from the caller's settings, or the caller's own) is the one connection
+    // pool of every client built from here on; the probe has used no connection.
+    const pool = ConnectionPool.handlerOf(probe)
     if (pool === undefined) probe.destroy()
 
     const credentials = yield* Credentials.Credentials
@@ -246,7 +249,7 @@ export const make = <C extends { destroy(): void }>(
     const install = (next: Credentials.AwsCredentials) =>
       Effect.gen(function*() {
         const identity = next.toSdk()
-        const client = yield* build(configFor(identity, yield* credentials.clockOffset))
+        const client = yield* build(configFor(identity, yield* credentials.clockOffset, pool))
         const entry: Entry<C> = {
           client,
           generation: next.generation,
@@ -362,13 +365,18 @@ export const make = <C extends { destroy(): void }>(
       region,
       // Cheap on the hot path: a cached credentials read and a generation comparison, then the borrow.
       use: (f) => {
-        const borrow = Effect.flatMap(credentials.get, (c) =>
-          current !== undefined && current.generation >= c.generation
-            ? lend(f)
-            : Effect.zipRight(rebuild(current?.generation ?? 0), lend(f)))
+        const borrow = Effect.flatMap(
+          credentials.get,
+          (c) =>
+            current !== undefined && current.generation >= c.generation
+              ? lend(f)
+              : Effect.zipRight(rebuild(current?.generation ?? 0), lend(f))
+        )
         // The current generation has been rejected: its requests would be too, so wait for the renewal.
         const renewing = current?.renewing
-        if (renewing !== undefined) return Effect.zipRight(Effect.zipRight(Deferred.await(renewing), turnstile.pass), borrow)
+        if (renewing !== undefined) {
+          return Effect.zipRight(Effect.zipRight(Deferred.await(renewing), turnstile.pass), borrow)
+        }
         return turnstile.waiting() > 0 ? Effect.zipRight(turnstile.pass, borrow) : borrow
       },
       rebuild,
