@@ -380,6 +380,21 @@ describe("AwsError.classify", () => {
     assert.strictEqual(error._tag === "CredentialsError" && error.reason, "ProviderFailure")
   })
 
+  it("a request withdrawn from the queue is a credentials failure of its generation that reached nothing", () => {
+    const error = AwsError.classify(new AwsError.WithdrawnRequest("InvalidClientTokenId", 3), {
+      service: "dynamodb",
+      operation: "PutItem",
+      generation: 3
+    })
+    assert.strictEqual(error._tag, "CredentialsError")
+    assert.strictEqual(error._tag === "CredentialsError" && error.reason, "InvalidClientTokenId")
+    assert.strictEqual(error._tag === "CredentialsError" && error.generation, 3)
+    assert.isFalse(AwsError.mayHaveBeenProcessed(error), "a withdrawn write is safe to send again")
+    assert.isTrue(AwsError.isRejectedBeforeProcessing(error))
+    assert.include(error.message, "dynamodb.PutItem")
+    assert.include(error.message, "not sent")
+  })
+
   it("keeps secrets out of its messages", () => {
     const signatureMismatch = Object.assign(
       new Error(

@@ -39,10 +39,11 @@ const setup = (
     readonly policy?: RetryPolicy.Options
     readonly budget?: { capacity?: number }
     readonly drainTimeout?: Duration.DurationInput
+    readonly provider?: Parameters<typeof countingProvider>[0]
   } = {}
 ) =>
   Effect.gen(function*() {
-    const provider = yield* countingProvider()
+    const provider = yield* countingProvider(options.provider)
     const built: Array<FakeClient> = []
     const managed = yield* ManagedClient.make({
       service: "fake",
@@ -499,6 +500,58 @@ describe("ManagedClient", () => {
         assert.strictEqual(yield* provider.calls, 0)
       }))
   }
+})
+
+describe("ManagedClient after a rejection", () => {
+  const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+  it.effect.prop(
+    "calls that start while the renewal after a rejection runs wait for it, instead of sending with the rejected key",
+    [fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 5 }), fc.boolean()],
+    ([n, latencySeconds, providerFailsOnce]) =>
+      Effect.scoped(Effect.gen(function*() {
+        let loads = 0
+        const { built, managed, policy } = yield* setup({
+          policy: { maxAttempts: 10 },
+          provider: {
+            latency: Duration.seconds(latencySeconds),
+            // The load of the renewal fails once; the next one works.
+            fail: Effect.sync(() => providerFailsOnce && ++loads === 2)
+          }
+        })
+        const revoked = new Set<string>()
+        const sentWith: Array<string> = []
+        const op = run(managed, policy, async (client) => {
+          sentWith.push(client.accessKeyId)
+          if (revoked.has(client.accessKeyId)) throw sdkError("UnrecognizedClientException")
+          return client.generation
+        })
+        assert.strictEqual(yield* settle(yield* Effect.fork(op)), 1)
+        const rejected = built[0]!.accessKeyId
+        revoked.add(rejected)
+        const first = yield* Effect.fork(op)
+        yield* nextTurn
+        // The first call has been rejected, and its renewal waits for the provider.
+        assert.deepStrictEqual(sentWith, [rejected, rejected])
+        const others = yield* Effect.forEach(Array.from({ length: n }), () => Effect.fork(op))
+        yield* nextTurn
+        assert.strictEqual(sentWith.length, 2, "no call sent anything while the renewal ran")
+        const [one, rest] = yield* settle(Fiber.zip(first, Fiber.all(others)))
+        const final = yield* managed.generation
+        assert.isAbove(final, 1)
+        assert.deepStrictEqual(
+          [one, ...rest],
+          Array.from({ length: n + 1 }, () => final),
+          "all succeed on the new client"
+        )
+        if (!providerFailsOnce) {
+          // One renewal: the calls that waited for it never used the rejected key.
+          assert.strictEqual(sentWith.filter((key) => key === rejected).length, 2)
+          assert.strictEqual(built.length, 2)
+        }
+      })),
+    { fastCheck: { numRuns: 40 } }
+  )
 })
 
 // A server that answers DescribeLimits at once and never answers anything else: only an abort ends such a request.

@@ -17,11 +17,12 @@ export interface Turnstile {
 }
 
 // Node runs immediates queued during its check phase on the next turn, after polling for I/O.
-const nextTurn: (f: () => void) => void = typeof globalThis.setImmediate === "function"
+const nextTurnOfEventLoop: (f: () => void) => void = typeof globalThis.setImmediate === "function"
   ? (f) => globalThis.setImmediate(f)
   : (f) => globalThis.setTimeout(f, 0)
 
-export const make = (initial: number): Turnstile => {
+/** `nextTurn` schedules a function for the next turn of the event loop (tests pass their own). */
+export const make = (initial: number, nextTurn: (f: () => void) => void = nextTurnOfEventLoop): Turnstile => {
   let allowance = initial
   let passed = 0
   let scheduled = false

@@ -1,0 +1,104 @@
+import { DescribeLimitsCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb"
+import { assert, describe, it } from "@effect/vitest"
+import { NodeHttpHandler } from "@smithy/node-http-handler"
+import { Effect, Fiber, Scope } from "effect"
+import * as Http from "node:http"
+import { Credentials, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
+import { countingProvider } from "./fixtures.js"
+
+// A DynamoDB-shaped server: DescribeLimits is answered at once, GetItem held until `release`. It counts the
+// connections it was opened and the ones closed.
+const server = Effect.gen(function*() {
+  const held: Array<() => void> = []
+  const stats = { opened: 0, closed: 0, received: 0 }
+  const http = yield* Effect.acquireRelease(
+    Effect.async<Http.Server>((resume) => {
+      const server = Http.createServer((request, response) => {
+        stats.received++
+        request.resume()
+        const answer = () => response.writeHead(200, { "content-type": "application/x-amz-json-1.0" }).end("{}")
+        if (String(request.headers["x-amz-target"]).endsWith("GetItem")) held.push(answer)
+        else answer()
+      })
+      server.on("connection", (socket) => {
+        stats.opened++
+        socket.once("close", () => stats.closed++)
+      })
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  )
+  const until = (condition: () => boolean) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 500 && !condition(); i++) yield* Effect.sleep("10 millis")
+      assert.isTrue(condition(), "the server saw what it waited for")
+    })
+  return {
+    endpoint: `http://127.0.0.1:${(http.address() as { port: number }).port}`,
+    stats,
+    until,
+    heldCount: () => held.length,
+    release: () => held.shift()!()
+  }
+})
+
+const getItem = new GetItemCommand({ TableName: "t", Key: { id: { S: "1" } } })
+
+describe("one connection pool per managed client", () => {
+  it.live("calls after a rebuild go out on the warm connection, and closing the scope closes it", () =>
+    Effect.gen(function*() {
+      const { endpoint, stats, until } = yield* server
+      const scope = yield* Scope.make()
+      const managed = yield* ManagedClient.make({
+        service: "dynamodb",
+        region: "us-east-1",
+        endpoint,
+        build: (config) => new DynamoDBClient(config)
+      }).pipe(Effect.provide(Credentials.layer({ provider: yield* countingProvider() })), Scope.extend(scope))
+      yield* Resilience.send(managed, new DescribeLimitsCommand({}))
+      assert.strictEqual(stats.opened, 1)
+      yield* managed.renew(1)
+      assert.strictEqual(yield* managed.generation, 2)
+      assert.strictEqual(yield* managed.builds, 2)
+      for (let i = 0; i < 3; i++) yield* Resilience.send(managed, new DescribeLimitsCommand({}))
+      assert.strictEqual(stats.received, 4)
+      assert.strictEqual(stats.opened, 1, "the new client sent on the connection the old one opened")
+      assert.strictEqual(stats.closed, 0, "retiring the old client closed no connection")
+      yield* Scope.close(scope, Effect.void as never)
+      yield* until(() => stats.closed === 1)
+    }).pipe(Effect.scoped))
+
+  it.live(
+    "with the caller's own handler, retiring a client leaves it open: a call in flight on the new client completes",
+    () =>
+      Effect.gen(function*() {
+        const { endpoint, heldCount, release, until } = yield* server
+        // One handler instance for every client, as a caller passes it in `clientConfig`.
+        const handler = new NodeHttpHandler()
+        const managed = yield* ManagedClient.make({
+          service: "dynamodb",
+          region: "us-east-1",
+          endpoint,
+          build: (config) => new DynamoDBClient({ requestHandler: handler, ...config })
+        }).pipe(Effect.provide(Credentials.layer({ provider: yield* countingProvider() })))
+        const send = Resilience.send(managed, getItem).pipe(
+          Effect.provide(RetryPolicy.layer({ maxAttempts: 1, maxCredentialRenewals: 0 }))
+        )
+        const onOld = yield* Effect.fork(send)
+        yield* until(() => heldCount() === 1)
+        yield* managed.renew(1)
+        const onNew = yield* Effect.fork(send)
+        yield* until(() => heldCount() === 2)
+        // The old client's last call ends: the client is destroyed, with the new client's request in flight.
+        release()
+        yield* Fiber.join(onOld)
+        release()
+        const result = yield* Fiber.join(onNew).pipe(Effect.either)
+        assert.strictEqual(result._tag, "Right", "the new client's call was not cut off by the old client's destroy")
+      }).pipe(Effect.scoped)
+  )
+})
