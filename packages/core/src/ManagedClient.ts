@@ -72,7 +72,10 @@ export interface Options<C> {
 export interface ManagedClient<C> {
   readonly service: string
   readonly region: string
-  /** Borrows the current client for one call. It is not destroyed before `f` ends. */
+  /**
+   * Borrows the current client for one call. It is not destroyed before `f` ends. While a renewal after a
+   * rejection of the current generation runs, it waits for that renewal first.
+   */
   readonly use: <A, E, R>(
     f: (client: C, generation: number) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | AwsError.CredentialsError | AwsError.ConfigurationError, R>
@@ -363,22 +366,24 @@ export const make = <C extends { destroy(): void }>(
     return {
       service: options.service,
       region,
-      // Cheap on the hot path: a cached credentials read and a generation comparison, then the borrow.
-      use: (f) => {
-        const borrow = Effect.flatMap(
-          credentials.get,
-          (c) =>
-            current !== undefined && current.generation >= c.generation
-              ? lend(f)
-              : Effect.zipRight(rebuild(current?.generation ?? 0), lend(f))
-        )
-        // The current generation has been rejected: its requests would be too, so wait for the renewal.
-        const renewing = current?.renewing
-        if (renewing !== undefined) {
-          return Effect.zipRight(Effect.zipRight(Deferred.await(renewing), turnstile.pass), borrow)
-        }
-        return turnstile.waiting() > 0 ? Effect.zipRight(turnstile.pass, borrow) : borrow
-      },
+      // A cached credentials read and a generation comparison, then the borrow; checked when the effect runs (a
+      // retry runs the same effect again).
+      use: (f) =>
+        Effect.suspend(() => {
+          const borrow = Effect.flatMap(
+            credentials.get,
+            (c) =>
+              current !== undefined && current.generation >= c.generation
+                ? lend(f)
+                : Effect.zipRight(rebuild(current?.generation ?? 0), lend(f))
+          )
+          // The current generation has been rejected: its requests would be too, so wait for the renewal.
+          const renewing = current?.renewing
+          if (renewing !== undefined) {
+            return Effect.zipRight(Effect.zipRight(Deferred.await(renewing), turnstile.pass), borrow)
+          }
+          return turnstile.waiting() > 0 ? Effect.zipRight(turnstile.pass, borrow) : borrow
+        }),
       rebuild,
       renew,
       budget,
