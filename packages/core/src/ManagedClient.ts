@@ -288,45 +288,56 @@ export const make = <C extends { destroy(): void }>(
       }))
 
     // Requests of `generation` still queued for a connection are withdrawn: AWS would reject them too.
-    const withdraw = (generation: number, reason: AwsError.CredentialsReason) => {
-      for (const entry of live) {
-        if (entry.generation !== generation) continue
-        const handler = ConnectionPool.handlerOf(entry.client)
-        if (handler === undefined) continue
-        ConnectionPool.withdrawQueued(
-          handler,
-          entry.accessKeyId,
-          () => new AwsError.WithdrawnRequest(reason, generation)
-        )
-      }
-    }
-
-    const renew = (staleGeneration: number, reason?: AwsError.CredentialsReason) =>
+    const withdraw = (generation: number, reason: AwsError.CredentialsReason) =>
       Effect.suspend(() => {
-        const renewal = Effect.zipRight(credentials.refresh(staleGeneration), rebuild(staleGeneration))
-        // A provider's failure says nothing of the requests signed before it.
-        if (reason === undefined || reason === "ProviderFailure") return renewal
+        let withdrawn = 0
+        for (const entry of live) {
+          if (entry.generation !== generation) continue
+          const handler = ConnectionPool.handlerOf(entry.client)
+          if (handler === undefined) continue
+          withdrawn += ConnectionPool.withdrawQueued(
+            handler,
+            entry.accessKeyId,
+            () => new AwsError.WithdrawnRequest(reason, generation)
+          )
+        }
+        return withdrawn === 0 ? Effect.void : Effect.logDebug(
+          `${options.service}: ${withdrawn} queued request(s) signed with rejected credentials withdrawn unsent`
+        ).pipe(Effect.annotateLogs({ generation, reason }))
+      })
+
+    const renew = (staleGeneration: number, reason?: AwsError.CredentialsReason) => {
+      const renewal = Effect.zipRight(credentials.refresh(staleGeneration), rebuild(staleGeneration))
+      // A provider's failure says nothing of the requests signed before it.
+      if (reason === undefined || reason === "ProviderFailure") return renewal
+      // Uninterruptible but for the work, so that a generation marked rejected is always unmarked.
+      return Effect.uninterruptibleMask((restore) => {
         const entry = current
-        // The first call to see the rejection withdraws the queued requests and marks the generation rejected; the
-        // others share its renewal.
+        // The first call to see the rejection withdraws the queued requests and marks the generation rejected;
+        // the others share its renewal.
         if (entry === undefined || entry.generation !== staleGeneration || entry.renewing !== undefined) {
-          return Effect.zipRight(renewal, turnstile.pass)
+          return restore(Effect.zipRight(renewal, turnstile.pass))
         }
         const done = entry.renewing = Deferred.unsafeMake<void>(FiberId.none)
-        withdraw(staleGeneration, reason)
-        return renewal.pipe(
-          Effect.tap(() => {
+        const work = withdraw(staleGeneration, reason).pipe(
+          Effect.zipRight(renewal),
+          Effect.tap(() =>
             // Requests signed before the new client was installed may have been queued since (unless the new
             // client signs with the same key, when there is nothing to tell them apart by).
-            if (current !== undefined && current.accessKeyId !== entry.accessKeyId) withdraw(staleGeneration, reason)
-          }),
+            current !== undefined && current.accessKeyId !== entry.accessKeyId
+              ? withdraw(staleGeneration, reason)
+              : Effect.void
+          )
+        )
+        return restore(work).pipe(
           Effect.ensuring(Effect.sync(() => {
             entry.renewing = undefined
             Deferred.unsafeDone(done, Exit.void)
           })),
-          Effect.zipRight(turnstile.pass)
+          Effect.zipRight(restore(turnstile.pass))
         )
       })
+    }
 
     class Lent implements Borrow<C> {
       readonly client: C

@@ -552,6 +552,25 @@ describe("ManagedClient after a rejection", () => {
       })),
     { fastCheck: { numRuns: 40 } }
   )
+
+  it.effect("when the call renewing after a rejection is interrupted, the calls waiting for it go on", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { built, managed, policy } = yield* setup({ provider: { latency: "1 second" } })
+      const revoked = new Set<string>()
+      const op = run(managed, policy, async (client) => {
+        if (revoked.has(client.accessKeyId)) throw sdkError("UnrecognizedClientException")
+        return client.generation
+      })
+      yield* settle(yield* Effect.fork(op))
+      revoked.add(built[0]!.accessKeyId)
+      const first = yield* Effect.fork(op)
+      yield* nextTurn
+      const others = yield* Effect.forEach(Array.from({ length: 5 }), () => Effect.fork(op))
+      yield* nextTurn
+      yield* Fiber.interrupt(first)
+      const generations = yield* settle(Fiber.all(others))
+      assert.deepStrictEqual(generations, [2, 2, 2, 2, 2])
+    })))
 })
 
 // A server that answers DescribeLimits at once and never answers anything else: only an abort ends such a request.
