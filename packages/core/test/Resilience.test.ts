@@ -599,51 +599,44 @@ const hangingServer = Effect.gen(function*() {
   return { received, closed, port: (server.address() as { port: number }).port }
 })
 
+// A call through a client built by `build`, after `warmCalls` calls, is interrupted while the server holds it: the
+// server must see its connection close.
+const interruptingAborts = (
+  build: (config: ManagedClient.ClientConfig) => DynamoDBClient,
+  warmCalls: number
+) =>
+  Effect.gen(function*() {
+    const { closed, port, received } = yield* hangingServer
+    const managed = yield* ManagedClient.make({
+      service: "dynamodb",
+      region: "us-east-1",
+      endpoint: `http://127.0.0.1:${port}`,
+      build
+    }).pipe(Effect.provide(Credentials.layer({
+      provider: CredentialsProvider.fromStatic({ accessKeyId: "AKIATEST", secretAccessKey: Redacted.make("s") })
+    })))
+    for (let i = 0; i < warmCalls; i++) yield* Resilience.send(managed, new DescribeLimitsCommand({}))
+    const call = yield* Effect.fork(
+      Resilience.send(managed, new GetItemCommand({ TableName: "t", Key: { id: { S: "1" } } }))
+    )
+    yield* Deferred.await(received)
+    yield* Fiber.interrupt(call)
+    const sawClose = yield* Deferred.await(closed).pipe(Effect.timeout("5 seconds"), Effect.option)
+    assert.isTrue(Option.isSome(sawClose), "the request's connection was closed by the abort")
+  }).pipe(Effect.scoped)
+
 describe("Resilience.send over HTTP", () => {
   for (const warm of [false, true]) {
-    it.live(`interrupting a call aborts the real HTTP request: the server sees the connection close (${warm ? "a later call" : "the first call"})`, () =>
-      Effect.gen(function*() {
-        const { closed, port, received } = yield* hangingServer
-        const managed = yield* ManagedClient.make({
-          service: "dynamodb",
-          region: "us-east-1",
-          endpoint: `http://127.0.0.1:${port}`,
-          build: (config) => new DynamoDBClient(config)
-        }).pipe(Effect.provide(Credentials.layer({
-          provider: CredentialsProvider.fromStatic({ accessKeyId: "AKIATEST", secretAccessKey: Redacted.make("s") })
-        })))
-        if (warm) yield* Resilience.send(managed, new DescribeLimitsCommand({}))
-        const call = yield* Effect.fork(
-          Resilience.send(managed, new GetItemCommand({ TableName: "t", Key: { id: { S: "1" } } }))
-        )
-        yield* Deferred.await(received)
-        yield* Fiber.interrupt(call)
-        const sawClose = yield* Deferred.await(closed).pipe(Effect.timeout("5 seconds"), Effect.option)
-        assert.isTrue(Option.isSome(sawClose), "the request's connection was closed by the abort")
-      }).pipe(Effect.scoped))
+    it.live(
+      `interrupting a call aborts the real HTTP request: the server sees the connection close (${
+        warm ? "a later call" : "the first call"
+      })`,
+      () => interruptingAborts((config) => new DynamoDBClient(config), warm ? 1 : 0)
+    )
   }
 
-  // The fetch handler hands the signal to `fetch`, which takes only a real AbortSignal.
+  // The fetch handler hands the signal to `fetch`, which takes only a real AbortSignal. Two calls first: the first
+  // takes the general path, the second the fast one; both must succeed.
   it.live("with the SDK's FetchHttpHandler a call succeeds, and interrupting one aborts its request", () =>
-    Effect.gen(function*() {
-      const { closed, port, received } = yield* hangingServer
-      const managed = yield* ManagedClient.make({
-        service: "dynamodb",
-        region: "us-east-1",
-        endpoint: `http://127.0.0.1:${port}`,
-        build: (config) => new DynamoDBClient({ ...config, requestHandler: new FetchHttpHandler() })
-      }).pipe(Effect.provide(Credentials.layer({
-        provider: CredentialsProvider.fromStatic({ accessKeyId: "AKIATEST", secretAccessKey: Redacted.make("s") })
-      })))
-      // Twice: the first call takes the general path, the second the fast one.
-      yield* Resilience.send(managed, new DescribeLimitsCommand({}))
-      yield* Resilience.send(managed, new DescribeLimitsCommand({}))
-      const call = yield* Effect.fork(
-        Resilience.send(managed, new GetItemCommand({ TableName: "t", Key: { id: { S: "1" } } }))
-      )
-      yield* Deferred.await(received)
-      yield* Fiber.interrupt(call)
-      const sawClose = yield* Deferred.await(closed).pipe(Effect.timeout("5 seconds"), Effect.option)
-      assert.isTrue(Option.isSome(sawClose), "the request's connection was closed by the abort")
-    }).pipe(Effect.scoped))
+    interruptingAborts((config) => new DynamoDBClient({ ...config, requestHandler: new FetchHttpHandler() }), 2))
 })
