@@ -11,7 +11,7 @@
  *   `--only bare` for the baseline's)
  */
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"
-import { Effect, Layer, Logger, LogLevel, Redacted, Runtime } from "effect"
+import { Effect, Runtime } from "effect"
 import { fork } from "node:child_process"
 import { join } from "node:path"
 import {
@@ -23,7 +23,8 @@ import {
   reportRatio,
   stringOption
 } from "../../../bench/lib/stats.mjs"
-import { Credentials, CredentialsProvider, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
+import { ManagedClient, Resilience } from "../src/index.js"
+import { credentials, provideBench } from "./benchLayer.js"
 
 const calls = option("calls", 300)
 const rounds = option("rounds", 30)
@@ -39,7 +40,6 @@ const port = await new Promise<number>((resolve, reject) => {
 const endpoint = `http://127.0.0.1:${port}`
 const region = "us-east-1"
 
-const credentials = { accessKeyId: "AKIABENCHMARK0000", secretAccessKey: "bench-secret" }
 const command = () =>
   new PutItemCommand({ TableName: "bench", Item: { id: { S: "1" }, payload: { S: "x".repeat(200) } } })
 
@@ -110,19 +110,7 @@ const program = Effect.gen(function*() {
       ours: () => runPromise(timeOurs)
     })
   )
-}).pipe(
-  Effect.scoped,
-  Effect.provide(Layer.mergeAll(
-    Credentials.layer({
-      provider: CredentialsProvider.fromStatic({
-        accessKeyId: credentials.accessKeyId,
-        secretAccessKey: Redacted.make(credentials.secretAccessKey)
-      })
-    }),
-    RetryPolicy.layer()
-  )),
-  Logger.withMinimumLogLevel(LogLevel.Warning)
-)
+}).pipe(provideBench)
 
 try {
   const { bare: bareTimes, floor: floorTimes, ours: ourTimes, signal: signalTimes } = await Effect.runPromise(program)

@@ -9,9 +9,10 @@
  */
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"
 import { HttpResponse } from "@smithy/protocol-http"
-import { Effect, Layer, Logger, LogLevel, Redacted, Runtime } from "effect"
+import { Effect, Runtime } from "effect"
 import { alternate, option, printVerdicts, ratios, reportInfo, reportRatio } from "../../../bench/lib/stats.mjs"
-import { Credentials, CredentialsProvider, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
+import { ManagedClient, Resilience } from "../src/index.js"
+import { credentials, provideBench } from "./benchLayer.js"
 
 const calls = option("calls", 200)
 const rounds = option("rounds", 60)
@@ -28,7 +29,6 @@ const requestHandler = {
   httpHandlerConfigs: () => ({})
 }
 
-const credentials = { accessKeyId: "AKIABENCHMARK0000", secretAccessKey: "bench-secret" }
 const command = () =>
   new PutItemCommand({ TableName: "bench", Item: { id: { S: "1" }, payload: { S: "x".repeat(200) } } })
 
@@ -65,19 +65,7 @@ const program = Effect.gen(function*() {
   return yield* Effect.promise(() =>
     alternate(rounds, { bare: timeBare, floor: () => runPromise(timeFloor), ours: () => runPromise(timeOurs) })
   )
-}).pipe(
-  Effect.scoped,
-  Effect.provide(Layer.mergeAll(
-    Credentials.layer({
-      provider: CredentialsProvider.fromStatic({
-        accessKeyId: credentials.accessKeyId,
-        secretAccessKey: Redacted.make(credentials.secretAccessKey)
-      })
-    }),
-    RetryPolicy.layer()
-  )),
-  Logger.withMinimumLogLevel(LogLevel.Warning)
-)
+}).pipe(provideBench)
 
 const { bare: bareTimes, floor: floorTimes, ours: ourTimes } = await Effect.runPromise(program)
 console.log(`PutItem, ${rounds} alternating rounds of ${calls} calls, in-process handler (median, spread over rounds):`)

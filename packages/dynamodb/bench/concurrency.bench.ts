@@ -11,7 +11,7 @@
  *   node ../../bench/lib/run.mjs --cpu-prof bench/concurrency.bench.ts --only ours   (a profile of the client, ours alone)
  */
 import { Credentials, RetryPolicy } from "@aws-resilience/core"
-import { DynamoDBClient, PutItemCommand, type PutItemCommandInput } from "@aws-sdk/client-dynamodb"
+import { PutItemCommand, type PutItemCommandInput } from "@aws-sdk/client-dynamodb"
 import { Effect, Layer, Logger, LogLevel, Runtime } from "effect"
 import { startStack } from "../../../bench/lib/stackProcess.mjs"
 import {
@@ -25,6 +25,7 @@ import {
   stringOption
 } from "../../../bench/lib/stats.mjs"
 import { DynamoDB } from "../src/index.js"
+import { bareClient, ensureTable } from "./benchStack.js"
 
 const concurrency = option("concurrency", 1000)
 const duration = option("duration", 3) * 1000
@@ -50,24 +51,30 @@ interface Phase {
   readonly latencies: Array<number>
 }
 
+// Counts a call that has just ended, begun at `start`; false when it ended after the phase's deadline (it does not
+// count then, and its caller stops).
+const record = (
+  phase: { completed: number; failed: number; latencies: Array<number> },
+  deadline: number,
+  start: number,
+  ok: boolean
+): boolean => {
+  const end = performance.now()
+  sent++
+  if (end > deadline) return false
+  if (ok) {
+    phase.completed++
+    phase.latencies.push(end - start)
+  } else phase.failed++
+  return true
+}
+
 const stack = await startStack()
 stack.useEnv()
 
 const program = Effect.gen(function*() {
-  yield* DynamoDB.ensureTable({
-    TableName: table,
-    KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-    AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
-    BillingMode: "PAY_PER_REQUEST"
-  })
-  const credentials = yield* Effect.promise(stack.credentials)
-  const bare = new DynamoDBClient({
-    region: stack.region,
-    endpoint: stack.endpoints.dynamodb,
-    credentials,
-    maxAttempts: 1
-  })
-  yield* Effect.addFinalizer(() => Effect.sync(() => bare.destroy()))
+  yield* ensureTable(table)
+  const bare = yield* bareClient(stack)
 
   // Only calls that end within the phase count; the phase ends when the last caller has returned.
   const barePhase = async (millis: number): Promise<Phase> => {
@@ -77,13 +84,7 @@ const program = Effect.gen(function*() {
       while (performance.now() < deadline) {
         const start = performance.now()
         const ok = await bare.send(new PutItemCommand(input())).then(() => true, () => false)
-        const end = performance.now()
-        sent++
-        if (end > deadline) break
-        if (ok) {
-          phase.completed++
-          phase.latencies.push(end - start)
-        } else phase.failed++
+        if (!record(phase, deadline, start, ok)) break
       }
     }
     await Promise.all(Array.from({ length: concurrency }, caller))
@@ -99,13 +100,7 @@ const program = Effect.gen(function*() {
           const ok = yield* DynamoDB.putItem(input()).pipe(
             Effect.match({ onSuccess: () => true, onFailure: () => false })
           )
-          const end = performance.now()
-          sent++
-          if (end > deadline) break
-          if (ok) {
-            phase.completed++
-            phase.latencies.push(end - start)
-          } else phase.failed++
+          if (!record(phase, deadline, start, ok)) break
         }
       })
       return Effect.as(

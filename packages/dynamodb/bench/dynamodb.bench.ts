@@ -12,12 +12,13 @@
  *   node ../../bench/lib/run.mjs bench/dynamodb.bench.ts [--rounds 15] [--items 100]
  */
 import { Credentials, RetryPolicy } from "@aws-resilience/core"
-import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb"
+import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb"
 import { Effect, Layer, Logger, LogLevel, Runtime, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { startStack } from "../../../bench/lib/stackProcess.mjs"
 import { alternate, option, printVerdicts, ratios, reportInfo, reportRatio } from "../../../bench/lib/stats.mjs"
 import { DynamoDB, EventStore } from "../src/index.js"
+import { bareClient, ensureTable } from "./benchStack.js"
 
 const rounds = option("rounds", 15)
 const perRound = option("items", 100)
@@ -32,21 +33,9 @@ stack.useEnv()
 
 const program = Effect.gen(function*() {
   const table = "bench"
-  yield* DynamoDB.ensureTable({
-    TableName: table,
-    KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-    AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
-    BillingMode: "PAY_PER_REQUEST"
-  })
+  yield* ensureTable(table)
   const store = yield* EventStore.make({ tableName: table, schema: Event })
-  const credentials = yield* Effect.promise(stack.credentials)
-  const bare = new DynamoDBClient({
-    region: stack.region,
-    endpoint: stack.endpoints.dynamodb,
-    credentials,
-    maxAttempts: 1
-  })
-  yield* Effect.addFinalizer(() => Effect.sync(() => bare.destroy()))
+  const bare = yield* bareClient(stack)
   const item = () => ({ id: { S: nextId() }, kind: { S: "created" }, amount: { N: "1" } })
   const times = <A, E, R>(effect: () => Effect.Effect<A, E, R>) =>
     Effect.gen(function*() {

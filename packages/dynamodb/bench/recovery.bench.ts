@@ -22,6 +22,7 @@ import { Effect, Fiber, Layer, Logger, LogLevel } from "effect"
 import { now, startStack } from "../../../bench/lib/stackProcess.mjs"
 import { option, printVerdicts, reportInfo, reportValue, stringOption } from "../../../bench/lib/stats.mjs"
 import { DynamoDB } from "../src/index.js"
+import { ensureTable } from "./benchStack.js"
 
 const concurrency = option("concurrency", 1000)
 const rounds = option("rounds", 5)
@@ -67,12 +68,7 @@ const stack = await startStack()
 stack.useEnv()
 
 const program = Effect.gen(function*() {
-  yield* DynamoDB.ensureTable({
-    TableName: table,
-    KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-    AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
-    BillingMode: "PAY_PER_REQUEST"
-  })
+  yield* ensureTable(table)
   const managed = yield* DynamoDB.DynamoDB
   const fetchCount = Effect.promise(() => stack.command<number>("fetchCount").then((reply) => reply.result))
   // The client that served each call tells its generation apart.

@@ -21,25 +21,16 @@ export const handlerOf = (client: unknown): Handler | undefined => {
   return typeof (handler as Handler | undefined)?.handle === "function" ? handler as Handler : undefined
 }
 
-const shared = new WeakMap<object, Handler>()
-
 /** A view of `handler` for one client: it sends through `handler`, and destroying it leaves `handler` open. */
-export const view = (handler: Handler): Handler => {
-  const self: Handler = {
-    handle: (request, options) => handler.handle(request, options),
-    updateHttpClientConfig: (key, value) => handler.updateHttpClientConfig?.(key, value),
-    httpHandlerConfigs: () => handler.httpHandlerConfigs?.() ?? {},
-    destroy: () => {},
-    get metadata() {
-      return handler.metadata!
-    }
+export const view = (handler: Handler): Handler => ({
+  handle: (request, options) => handler.handle(request, options),
+  updateHttpClientConfig: (key, value) => handler.updateHttpClientConfig?.(key, value),
+  httpHandlerConfigs: () => handler.httpHandlerConfigs?.() ?? {},
+  destroy: () => {},
+  get metadata() {
+    return handler.metadata!
   }
-  shared.set(self, handler)
-  return self
-}
-
-/** The handler behind a `view`, or the handler itself. */
-const underlying = (handler: Handler): Handler => shared.get(handler) ?? handler
+})
 
 interface QueuedRequest {
   readonly destroyed?: boolean
@@ -54,7 +45,8 @@ interface Agent {
 const agentsOf = (handler: Handler): Array<Agent> => {
   let configs: Record<string, unknown> | undefined
   try {
-    configs = underlying(handler).httpHandlerConfigs?.() as Record<string, unknown> | undefined
+    // A view passes this on to the handler it shows.
+    configs = handler.httpHandlerConfigs?.() as Record<string, unknown> | undefined
   } catch {
     return []
   }
