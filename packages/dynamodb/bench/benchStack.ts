@@ -1,9 +1,11 @@
 /**
- * What the DynamoDB benchmarks set up alike on the stack process: the table they write to, and the bare SDK client
- * they are measured against.
+ * What the DynamoDB benchmarks set up alike on the stack process: the table they write to, the bare SDK client
+ * they are measured against, and the production layers ours run on.
  */
+import { Credentials, RetryPolicy } from "@aws-resilience/core"
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb"
-import { Effect } from "effect"
+import { Effect, Layer, Logger, LogLevel } from "effect"
+import type * as Scope from "effect/Scope"
 import type { StackProcess } from "../../../bench/lib/stackProcess.mjs"
 import { DynamoDB } from "../src/index.js"
 
@@ -27,4 +29,22 @@ export const bareClient = (stack: StackProcess) =>
         maxAttempts: 1
       })),
     (client) => Effect.sync(() => client.destroy())
+  )
+
+/** Runs a benchmark's program (scoped) on the production layers, configured from the environment, warnings only. */
+export const runWithProductionLayers = <A, E>(
+  program: Effect.Effect<
+    A,
+    E,
+    DynamoDB.DynamoDB | Credentials.Credentials | RetryPolicy.RetryPolicy | Scope.Scope
+  >
+): Promise<A> =>
+  Effect.runPromise(
+    program.pipe(
+      Effect.scoped,
+      Effect.provide(
+        DynamoDB.layerConfig().pipe(Layer.provideMerge(Layer.merge(Credentials.layer(), RetryPolicy.layer())))
+      ),
+      Logger.withMinimumLogLevel(LogLevel.Warning)
+    )
   )

@@ -10,9 +10,8 @@
  *   node ../../bench/lib/run.mjs bench/concurrency.bench.ts --duration 10                    (the 10 s run)
  *   node ../../bench/lib/run.mjs --cpu-prof bench/concurrency.bench.ts --only ours   (a profile of the client, ours alone)
  */
-import { Credentials, RetryPolicy } from "@aws-resilience/core"
 import { PutItemCommand, type PutItemCommandInput } from "@aws-sdk/client-dynamodb"
-import { Effect, Layer, Logger, LogLevel, Runtime } from "effect"
+import { Effect, Runtime } from "effect"
 import { startStack } from "../../../bench/lib/stackProcess.mjs"
 import {
   alternate,
@@ -25,7 +24,7 @@ import {
   stringOption
 } from "../../../bench/lib/stats.mjs"
 import { DynamoDB } from "../src/index.js"
-import { bareClient, ensureTable } from "./benchStack.js"
+import { bareClient, ensureTable, runWithProductionLayers } from "./benchStack.js"
 
 const concurrency = option("concurrency", 1000)
 const duration = option("duration", 3) * 1000
@@ -129,15 +128,7 @@ const program = Effect.gen(function*() {
 })
 
 try {
-  const phases = await Effect.runPromise(
-    program.pipe(
-      Effect.scoped,
-      Effect.provide(
-        DynamoDB.layerConfig().pipe(Layer.provideMerge(Layer.merge(Credentials.layer(), RetryPolicy.layer())))
-      ),
-      Logger.withMinimumLogLevel(LogLevel.Warning)
-    )
-  )
+  const phases = await runWithProductionLayers(program)
   const throughput = (ps: ReadonlyArray<Phase>) => ps.map((p) => p.completed / (duration / 1000))
   const p99 = (ps: ReadonlyArray<Phase>) => ps.map((p) => quantile(p.latencies, 0.99))
   const p50 = (ps: ReadonlyArray<Phase>) => ps.map((p) => quantile(p.latencies, 0.5))

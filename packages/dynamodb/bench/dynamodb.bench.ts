@@ -11,14 +11,13 @@
  *
  *   node ../../bench/lib/run.mjs bench/dynamodb.bench.ts [--rounds 15] [--items 100]
  */
-import { Credentials, RetryPolicy } from "@aws-resilience/core"
 import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb"
-import { Effect, Layer, Logger, LogLevel, Runtime, Schema } from "effect"
+import { Effect, Runtime, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { startStack } from "../../../bench/lib/stackProcess.mjs"
 import { alternate, option, printVerdicts, ratios, reportInfo, reportRatio } from "../../../bench/lib/stats.mjs"
 import { DynamoDB, EventStore } from "../src/index.js"
-import { bareClient, ensureTable } from "./benchStack.js"
+import { bareClient, ensureTable, runWithProductionLayers } from "./benchStack.js"
 
 const rounds = option("rounds", 15)
 const perRound = option("items", 100)
@@ -108,15 +107,7 @@ const program = Effect.gen(function*() {
 })
 
 try {
-  const r = await Effect.runPromise(
-    program.pipe(
-      Effect.scoped,
-      Effect.provide(
-        DynamoDB.layerConfig().pipe(Layer.provideMerge(Layer.merge(Credentials.layer(), RetryPolicy.layer())))
-      ),
-      Logger.withMinimumLogLevel(LogLevel.Warning)
-    )
-  )
+  const r = await runWithProductionLayers(program)
   console.log(
     `DynamoDB through the gateway of a stack in its own process, ${rounds} alternating rounds of ${perRound} ` +
       `sequential calls (median, spread over rounds):`
