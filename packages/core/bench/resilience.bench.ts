@@ -44,7 +44,8 @@ const program = Effect.gen(function*() {
   const managed = yield* ManagedClient.make({
     service: "dynamodb",
     region: "us-east-1",
-    build: (config) => new DynamoDBClient({ ...config, requestHandler })
+    // The handler first: `config` then gives every client the pool's view of it (how callers pass their own).
+    build: (config) => new DynamoDBClient({ requestHandler, ...config })
   })
   const timeOurs = Effect.gen(function*() {
     const start = performance.now()

@@ -115,6 +115,13 @@ export interface ManagedClient<C> {
    * and closing the scope waits for it (and interrupts `fiber` after `drainTimeout`).
    */
   readonly unsafeBorrow: (fiber: Fiber.RuntimeFiber<unknown, unknown>) => Borrow<C> | undefined
+  /**
+   * The canceler for `Effect.async`'s register function to return after an `unsafeBorrow`: when the fiber is
+   * interrupted it gives back that fiber's borrows that have an `aborter`, and aborts it. One effect for every call:
+   * a canceler made per call (a closure over its signal) keeps each call's request and response alive long after
+   * the call, a cost in garbage collection on every call.
+   */
+  readonly unsafeCanceler: Effect.Effect<void>
 }
 
 /**
@@ -128,6 +135,8 @@ export interface Borrow<C> {
   readonly generation: number
   /** Gives the client back; `true` the first time, `false` after (so it can be called from every way out). */
   readonly release: () => boolean
+  /** What `unsafeCanceler` aborts when the borrower's fiber is interrupted (after giving the client back). */
+  aborter: { abort(): void } | undefined
 }
 
 interface Entry<C> {
@@ -342,6 +351,7 @@ export const make = <C extends { destroy(): void }>(
     class Lent implements Borrow<C> {
       readonly client: C
       readonly generation: number
+      aborter: { abort(): void } | undefined = undefined
       private returned = false
       constructor(readonly entry: Entry<C>, readonly fiber: Fiber.RuntimeFiber<unknown, unknown>) {
         this.client = entry.client
@@ -373,6 +383,14 @@ export const make = <C extends { destroy(): void }>(
           return Effect.ensuring(restore(f(entry.client, entry.generation)), Effect.sync(() => borrow.release()))
         })
       )
+
+    const unsafeCanceler = Effect.withFiberRuntime<void>((fiber) => {
+      // Only on an interruption: a scan of the borrows in flight finds the fiber's (one for `execute`'s fast path).
+      for (const borrow of borrowing) {
+        if (borrow.fiber === fiber && borrow.aborter !== undefined && borrow.release()) borrow.aborter.abort()
+      }
+      return Effect.void
+    })
 
     return {
       service: options.service,
@@ -411,7 +429,8 @@ export const make = <C extends { destroy(): void }>(
         }
         const fresh = credentials.unsafeFresh(Context.get(fiber.currentDefaultServices, Clock.Clock))
         return fresh !== undefined && entry.generation >= fresh.generation ? new Lent(entry, fiber) : undefined
-      }
+      },
+      unsafeCanceler
     } satisfies ManagedClient<C>
   })
 

@@ -11,6 +11,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
@@ -20,12 +21,15 @@ import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import type * as Tracer from "effect/Tracer"
 import * as AwsError from "./AwsError.js"
+import * as ConnectionPool from "./internal/connectionPool.js"
 import type * as ManagedClient from "./ManagedClient.js"
 import * as Metrics from "./Metrics.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 
 /**
- * One operation on a client: its name, and how to run it given an abort signal.
+ * One operation on a client: its name, and how to run it given an abort signal. Hand the signal to the SDK with
+ * `client.send(command, Resilience.sendOptions(signal))`: through a managed client's connection pool only the
+ * request handler sees it, which is what interrupting the call needs and costs the SDK nothing per call.
  *
  * @since 0.1.0
  * @category models
@@ -194,6 +198,8 @@ export const withSpanWhenTraced: {
  * setting is kept, and all are fired when the call is interrupted.
  */
 class OnabortSignal {
+  /** Whether the client sends through a connection pool's view, which takes this signal under `callSignal`. */
+  viaPool = false
   aborted = false
   reason: unknown = undefined
   protected listeners: Array<unknown> | undefined
@@ -240,14 +246,27 @@ class LightAbortSignal extends OnabortSignal {
  * (`NodeHttpHandler`, `NodeHttp2Handler`, the default on Node), `LightAbortSignal` for any other.
  */
 const signalFor = (client: unknown): LightAbortSignal | OnabortSignal => {
-  const protocol = (client as
-    | {
-      readonly config?: { readonly requestHandler?: { readonly metadata?: { readonly handlerProtocol?: unknown } } }
-    }
-    | null
-    | undefined)?.config?.requestHandler?.metadata?.handlerProtocol
-  return protocol === "http/1.1" || protocol === "h2" ? new OnabortSignal() : new LightAbortSignal()
+  const handler = (client as { readonly config?: { readonly requestHandler?: unknown } } | null | undefined)?.config
+    ?.requestHandler
+  const protocol = (handler as { readonly metadata?: { readonly handlerProtocol?: unknown } } | undefined)?.metadata
+    ?.handlerProtocol
+  const signal = protocol === "http/1.1" || protocol === "h2" ? new OnabortSignal() : new LightAbortSignal()
+  signal.viaPool = ConnectionPool.isView(handler)
+  return signal
 }
+
+/**
+ * The options for `client.send` that hand it `signal`: under the connection pool's own key when the client sends
+ * through the pool (only its request handler sees the signal: the SDK's retry middleware would race the call
+ * against it, a cost on every call), as `abortSignal` otherwise.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const sendOptions = (signal: AbortSignal): { readonly abortSignal?: AbortSignal } =>
+  signal instanceof OnabortSignal && signal.viaPool
+    ? { [ConnectionPool.callSignal]: signal } as { readonly abortSignal?: AbortSignal }
+    : { abortSignal: signal }
 
 // `Effect.tryPromise` with the light signal: interrupting the fiber aborts the request.
 const request = <A>(
@@ -269,6 +288,72 @@ const request = <A>(
   })
 
 /**
+ * One call of `execute`: what its fast path needs, in one object rather than a closure each, and its slow path,
+ * built only after a failure.
+ */
+class Call<C, A> {
+  private readonly start: bigint
+  constructor(
+    readonly self: ManagedClient.ManagedClient<C>,
+    readonly operation: Operation<C, A>,
+    readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    private readonly clock: Clock.Clock,
+    readonly traced: boolean
+  ) {
+    this.start = clock.unsafeCurrentTimeNanos()
+  }
+  // The call's duration, in milliseconds, into the cached histogram of its service and operation.
+  record(): void {
+    Metrics.unsafeCallDurationMillis(this.self.service, this.operation.name).unsafeUpdate(
+      Number(this.clock.unsafeCurrentTimeNanos() - this.start) / 1e6,
+      this.fiber.getFiberRef(FiberRef.currentMetricLabels)
+    )
+  }
+  classify(error: unknown, generation: number): AwsError.AwsError {
+    return AwsError.classify(error, { service: this.self.service, operation: this.operation.name, generation })
+  }
+  succeeded(value: A): Effect.Effect<A> {
+    this.self.budget.unsafeRefundSuccess()
+    this.record()
+    return this.traced ? Effect.as(annotateRequestId(requestIdOf(value)), value) : Effect.succeed(value)
+  }
+  // One attempt through `use`, the general borrow: what the slow path retries.
+  attempt(): Effect.Effect<A, AwsError.AwsError> {
+    return this.self.use((client, generation) =>
+      request(client, (signal) => this.operation.run(client, signal), (error) => this.classify(error, generation))
+    )
+  }
+  // The slow path, after a first failure: the policy's schedule, renewal, the budget.
+  failed(first: AwsError.AwsError): Effect.Effect<A, AwsError.AwsError> {
+    return Effect.flatMap(
+      RetryPolicy.current,
+      (policy) => retryAfter(this.self, this.operation.name, this.attempt(), policy, first)
+    ).pipe(
+      Effect.onExit((exit) => {
+        if (!Exit.isInterrupted(exit)) this.record()
+        if (!this.traced) return Effect.void
+        return Exit.match(exit, {
+          onSuccess: (value) => annotateRequestId(requestIdOf(value)),
+          onFailure: (cause) => {
+            const error = Cause.failureOption(cause)
+            return error._tag === "Some" && "requestId" in error.value
+              ? annotateRequestId(error.value.requestId)
+              : Effect.void
+          }
+        })
+      })
+    )
+  }
+  // The general path, when no client can be lent at once.
+  general(): Effect.Effect<A, AwsError.AwsError> {
+    return Effect.matchEffect(this.attempt(), {
+      onSuccess: (value) => this.succeeded(value),
+      onFailure: (error) => this.failed(error)
+    })
+  }
+}
+
+/**
  * Runs one operation through the client with the policy in context (or the standard mode, honouring
  * `AWS_MAX_ATTEMPTS`). The call's duration is recorded (however it ended, unless interrupted), and with a tracer
  * installed it is one client span with the region and the request id.
@@ -283,80 +368,42 @@ export const execute: {
   2,
   <C, A>(self: ManagedClient.ManagedClient<C>, operation: Operation<C, A>) =>
     Effect.withFiberRuntime<A, AwsError.AwsError>((fiber) => {
-      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-      const start = clock.unsafeCurrentTimeNanos()
-      const metric = Metrics.unsafeCallDurationMillis(self.service, operation.name)
-      const record = () =>
-        metric.unsafeUpdate(
-          Number(clock.unsafeCurrentTimeNanos() - start) / 1e6,
-          fiber.getFiberRef(FiberRef.currentMetricLabels)
-        )
       const traced = fiber.currentTracer !== nativeTracer
-      const classify = (error: unknown, generation: number) =>
-        AwsError.classify(error, { service: self.service, operation: operation.name, generation })
-      const succeeded = (value: A): Effect.Effect<A> => {
-        self.budget.unsafeRefundSuccess()
-        record()
-        return traced ? Effect.as(annotateRequestId(requestIdOf(value)), value) : Effect.succeed(value)
-      }
-      // One attempt through `use`, the general borrow: what the slow path retries. Built only when needed.
-      const attempt = () =>
-        self.use((client, generation) =>
-          request(client, (signal) => operation.run(client, signal), (error) => classify(error, generation))
-        )
-      // The slow path, after a first failure: the policy's schedule, renewal, the budget.
-      const failed = (first: AwsError.AwsError): Effect.Effect<A, AwsError.AwsError> =>
-        Effect.flatMap(RetryPolicy.current, (policy) => retryAfter(self, operation.name, attempt(), policy, first))
-          .pipe(
-            Effect.onExit((exit) => {
-              if (!Exit.isInterrupted(exit)) record()
-              if (!traced) return Effect.void
-              return Exit.match(exit, {
-                onSuccess: (value) => annotateRequestId(requestIdOf(value)),
-                onFailure: (cause) => {
-                  const error = Cause.failureOption(cause)
-                  return error._tag === "Some" && "requestId" in error.value
-                    ? annotateRequestId(error.value.requestId)
-                    : Effect.void
-                }
-              })
-            })
-          )
+      const call = new Call(self, operation, fiber, Context.get(fiber.currentDefaultServices, Clock.Clock), traced)
       // The fast path, fused into one step: the borrow, the request and its light signal are plain code, and a call
       // that succeeds at once builds no schedule and refunds the budget in place. The borrow is taken in the register
       // function, where no interruption can come between taking it and arranging its release; it is released when
-      // the request settles, or when the fiber is interrupted (which aborts the request).
-      const call = Effect.async<A, AwsError.AwsError>((resume) => {
+      // the request settles, or when the fiber is interrupted (the client's one canceler, which aborts the request).
+      const fast = Effect.async<A, AwsError.AwsError>((resume) => {
         const borrow = self.unsafeBorrow(fiber)
         if (borrow === undefined) {
           // No client to lend at once (credentials to resolve or refresh, a client to build, the scope closing).
-          resume(Effect.matchEffect(attempt(), { onSuccess: succeeded, onFailure: failed }))
+          resume(call.general())
           return
         }
         const signal = signalFor(borrow.client)
+        borrow.aborter = signal
         let promise: Promise<A>
         try {
           promise = operation.run(borrow.client, signal as unknown as AbortSignal)
         } catch (error) {
           borrow.release()
-          resume(failed(classify(error, borrow.generation)))
+          resume(call.failed(call.classify(error, borrow.generation)))
           return
         }
         promise.then(
           (value) => {
-            if (borrow.release()) resume(succeeded(value))
+            if (borrow.release()) resume(call.succeeded(value))
           },
           (error) => {
-            if (borrow.release()) resume(failed(classify(error, borrow.generation)))
+            if (borrow.release()) resume(call.failed(call.classify(error, borrow.generation)))
           }
         )
-        return Effect.sync(() => {
-          if (borrow.release()) signal.abort()
-        })
+        return self.unsafeCanceler
       })
       return traced
         // A stack trace per call would cost more than the rest of our overhead together.
-        ? Effect.withSpan(call, `${self.service}.${operation.name}`, {
+        ? Effect.withSpan(fast, `${self.service}.${operation.name}`, {
           kind: "client",
           captureStackTrace: false,
           attributes: {
@@ -366,7 +413,7 @@ export const execute: {
             "cloud.region": self.region
           }
         })
-        : call
+        : fast
     })
 )
 
@@ -402,7 +449,7 @@ export const send: {
 } = dual(2, <C extends SdkClient, I, O>(self: ManagedClient.ManagedClient<C>, command: Command<I, O>) =>
   execute(self, {
     name: operationName(command),
-    run: (client, signal) => client.send(command, { abortSignal: signal }) as Promise<O>
+    run: (client, signal) => client.send(command, sendOptions(signal)) as Promise<O>
   }))
 
 /**

@@ -4,6 +4,7 @@ import { NodeHttpHandler } from "@smithy/node-http-handler"
 import { Effect, Fiber, Scope } from "effect"
 import * as Http from "node:http"
 import { Credentials, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
+import * as ConnectionPool from "../src/internal/connectionPool.js"
 import { countingProvider } from "./fixtures.js"
 
 // A DynamoDB-shaped server: DescribeLimits is answered at once, GetItem held until `release`. It counts the
@@ -101,4 +102,56 @@ describe("one connection pool per managed client", () => {
         assert.strictEqual(result._tag, "Right", "the new client's call was not cut off by the old client's destroy")
       }).pipe(Effect.scoped)
   )
+})
+
+describe("a call's abort signal goes to the request handler only", () => {
+  it.live("the SDK's middleware never sees it (no race per call), the handler does, and interrupting still aborts", () =>
+    Effect.gen(function*() {
+      const { endpoint, heldCount, stats, until } = yield* server
+      const inMiddleware: Array<unknown> = []
+      const managed = yield* ManagedClient.make({
+        service: "dynamodb",
+        region: "us-east-1",
+        endpoint,
+        build: (config) => {
+          const client = new DynamoDBClient(config)
+          client.middlewareStack.add((next, context) => (args) => {
+            inMiddleware.push(
+              (context as { __smithy_context?: { abortSignal?: unknown } }).__smithy_context?.abortSignal
+            )
+            return next(args)
+          }, { step: "initialize" })
+          return client
+        }
+      }).pipe(Effect.provide(Credentials.layer({ provider: yield* countingProvider() })))
+      yield* Resilience.send(managed, new DescribeLimitsCommand({}))
+      yield* Resilience.send(managed, new DescribeLimitsCommand({}))
+      const call = yield* Effect.fork(Resilience.send(managed, getItem))
+      yield* until(() => heldCount() === 1)
+      yield* Fiber.interrupt(call)
+      // The server sees the held request's connection close: the handler had the signal.
+      yield* until(() => stats.closed === 1)
+      assert.deepStrictEqual(inMiddleware, [undefined, undefined, undefined])
+    }).pipe(Effect.scoped))
+
+  it.effect("a request whose call was interrupted before it reached the handler is not handed on", () =>
+    Effect.gen(function*() {
+      const handed: Array<unknown> = []
+      const pool = ConnectionPool.view({
+        handle: (request: unknown) => {
+          handed.push(request)
+          return Promise.resolve({ response: {} })
+        }
+      } as never)
+      const aborted = { aborted: true, reason: new Error("interrupted") }
+      const error = yield* Effect.flip(
+        Effect.tryPromise(() => pool.handle({} as never, { [ConnectionPool.callSignal]: aborted } as never))
+      )
+      assert.strictEqual((error.cause as Error).name, "AbortError")
+      assert.strictEqual(handed.length, 0)
+      const options: Record<PropertyKey, unknown> = { [ConnectionPool.callSignal]: { aborted: false } }
+      yield* Effect.promise(() => pool.handle({} as never, options as never))
+      assert.strictEqual(handed.length, 1)
+      assert.strictEqual(options.abortSignal, options[ConnectionPool.callSignal], "the handler gets it as abortSignal")
+    }))
 })

@@ -21,16 +21,57 @@ export const handlerOf = (client: unknown): Handler | undefined => {
   return typeof (handler as Handler | undefined)?.handle === "function" ? handler as Handler : undefined
 }
 
-/** A view of `handler` for one client: it sends through `handler`, and destroying it leaves `handler` open. */
-export const view = (handler: Handler): Handler => ({
-  handle: (request, options) => handler.handle(request, options),
-  updateHttpClientConfig: (key, value) => handler.updateHttpClientConfig?.(key, value),
-  httpHandlerConfigs: () => handler.httpHandlerConfigs?.() ?? {},
-  destroy: () => {},
-  get metadata() {
-    return handler.metadata!
+/**
+ * Where a call hands its abort signal to the pool, in the options of `client.send`, instead of in `abortSignal`:
+ * the SDK's retry middleware races every call against an `abortSignal` (a promise, a `Promise.race` and a
+ * `finally` per call, and a listener on the signal), though only the request handler can abort a request. Under
+ * this key only the view sees it, and gives it to the handler as its `abortSignal`.
+ */
+export const callSignal: unique symbol = Symbol.for("@aws-resilience/core/ConnectionPool/callSignal")
+
+interface SignalOptions {
+  abortSignal?: { readonly aborted: boolean; readonly reason?: unknown }
+  [callSignal]?: { readonly aborted: boolean; readonly reason?: unknown }
+}
+
+const views = new WeakSet<object>()
+
+/** Whether `handler` is a view, which takes a call's signal under `callSignal`. */
+export const isView = (handler: unknown): boolean =>
+  typeof handler === "object" && handler !== null && views.has(handler)
+
+/**
+ * A view of `handler` for one client: it sends through `handler`, and destroying it leaves `handler` open. A signal
+ * under `callSignal` in the options is the request's `abortSignal`; a request whose signal is already aborted is
+ * not handed on.
+ */
+export const view = (handler: Handler): Handler => {
+  const shown: Handler = {
+    handle: (request, options?: SignalOptions) => {
+      const signal = options?.[callSignal]
+      if (signal !== undefined) {
+        if (signal.aborted) return Promise.reject(abortError(signal.reason))
+        // The options are the call's own object (`client.send`'s second argument), made for this call.
+        options!.abortSignal = signal
+      }
+      return handler.handle(request, options)
+    },
+    updateHttpClientConfig: (key, value) => handler.updateHttpClientConfig?.(key, value),
+    httpHandlerConfigs: () => handler.httpHandlerConfigs?.() ?? {},
+    destroy: () => {},
+    get metadata() {
+      return handler.metadata!
+    }
   }
-})
+  views.add(shown)
+  return shown
+}
+
+// What the SDK's handlers reject an aborted request with.
+const abortError = (reason: unknown): Error =>
+  Object.assign(new Error("Request aborted", reason instanceof Error ? { cause: reason } : undefined), {
+    name: "AbortError"
+  })
 
 interface QueuedRequest {
   readonly destroyed?: boolean
