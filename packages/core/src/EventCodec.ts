@@ -65,9 +65,10 @@ export interface EventCodec<A> {
   readonly idOf: (event: A) => string
   /**
    * The event's id, used as its key and its deduplication id. `idOf` is the caller's code: when it throws or gives
-   * anything but a non-empty string, the event is invalid (an `InvalidEventError` on the path `id`).
+   * anything but a non-empty string, the event is invalid (an `InvalidEventError` on the path `id`). An `Either` (an
+   * effect of one step), decided when called.
    */
-  readonly id: (event: A) => Effect.Effect<string, InvalidEventError>
+  readonly id: (event: A) => Either.Either<string, InvalidEventError>
   /** The event's id when it has a valid one, for reporting. */
   readonly idOrUndefined: (event: A) => string | undefined
   /** Validates and encodes an event to its JSON text. */
@@ -115,19 +116,18 @@ export const make = <A, I>(
   return {
     idOf,
     idOrUndefined,
-    id: (event) =>
-      Effect.suspend(() => {
-        let id: unknown
-        try {
-          id = idOf(event)
-        } catch (cause) {
-          const text = Predicate.hasProperty(cause, "message") ? String(cause.message) : String(cause)
-          return Either.left(invalidId(`idOf threw: ${text}`, cause))
-        }
-        return typeof id === "string" && id.length > 0
-          ? Either.right(id)
-          : Either.left(invalidId(`the event has no id (idOf must return a non-empty string, got ${describeId(id)})`))
-      }),
+    id: (event) => {
+      let id: unknown
+      try {
+        id = idOf(event)
+      } catch (cause) {
+        const text = Predicate.hasProperty(cause, "message") ? String(cause.message) : String(cause)
+        return Either.left(invalidId(`idOf threw: ${text}`, cause))
+      }
+      return typeof id === "string" && id.length > 0
+        ? Either.right(id)
+        : Either.left(invalidId(`the event has no id (idOf must return a non-empty string, got ${describeId(id)})`))
+    },
     encode: (event) =>
       Effect.suspend(() => {
         const encoded = encodeSync(event)

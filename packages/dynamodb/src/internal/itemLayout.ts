@@ -8,6 +8,7 @@ import { AwsError, EventCodec } from "@aws-resilience/core"
 import type { AttributeValue, CreateTableCommandInput } from "@aws-sdk/client-dynamodb"
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Predicate from "effect/Predicate"
 import * as SchemaAST from "effect/SchemaAST"
 import type * as EventStore from "../EventStore.js"
@@ -182,23 +183,27 @@ const textOf = (cause: unknown) => Predicate.hasProperty(cause, "message") ? Str
 const invalid = (direction: "encode" | "decode", path: string, message: string, cause?: unknown) =>
   new EventCodec.InvalidEventError({ direction, issues: [{ path, message }], cause })
 
-// Runs the caller's key function; what it throws or gives is checked like `idOf`'s result.
-const keyValue = <A>(part: KeyPart<A>, via: string, compute: () => unknown) =>
-  Effect.suspend(() => {
-    let value: unknown
-    try {
-      value = compute()
-    } catch (cause) {
-      return Effect.fail(invalid("encode", part.name, `${via} threw: ${textOf(cause)}`, cause))
-    }
-    return part.type === "S"
-      ? typeof value === "string" && value.length > 0
-        ? Effect.succeed(toAttribute("S", value))
-        : Effect.fail(invalid("encode", part.name, `${via}: expected a non-empty string, got ${describe(value)}`))
-      : typeof value === "number" && Number.isFinite(value)
-      ? Effect.succeed(toAttribute("N", value))
-      : Effect.fail(invalid("encode", part.name, `${via}: expected a finite number, got ${describe(value)}`))
-  })
+// Runs the caller's key function; what it throws or gives is checked like `idOf`'s result. Synchronous (an `Either`
+// is an effect of one step): it runs on every write.
+const keyValue = <A>(
+  part: KeyPart<A>,
+  via: string,
+  compute: () => unknown
+): Either.Either<AttributeValue, EventCodec.InvalidEventError> => {
+  let value: unknown
+  try {
+    value = compute()
+  } catch (cause) {
+    return Either.left(invalid("encode", part.name, `${via} threw: ${textOf(cause)}`, cause))
+  }
+  return part.type === "S"
+    ? typeof value === "string" && value.length > 0
+      ? Either.right(toAttribute("S", value))
+      : Either.left(invalid("encode", part.name, `${via}: expected a non-empty string, got ${describe(value)}`))
+    : typeof value === "number" && Number.isFinite(value)
+    ? Either.right(toAttribute("N", value))
+    : Either.left(invalid("encode", part.name, `${via}: expected a finite number, got ${describe(value)}`))
+}
 
 const fromId = <A>(part: KeyPart<A>, id: string) =>
   part.fromId === undefined
@@ -207,12 +212,16 @@ const fromId = <A>(part: KeyPart<A>, id: string) =>
 
 const keyFrom = <A>(
   layout: ItemLayout<A>,
-  valueOf: (part: KeyPart<A>) => Effect.Effect<AttributeValue, EventCodec.InvalidEventError>
-): Effect.Effect<Item, EventCodec.InvalidEventError> =>
-  Effect.map(
-    Effect.forEach(layout.parts, (part) => Effect.map(valueOf(part), (value) => [part.name, value] as const)),
-    (entries): Item => Object.fromEntries(entries)
-  )
+  valueOf: (part: KeyPart<A>) => Either.Either<AttributeValue, EventCodec.InvalidEventError>
+): Either.Either<Item, EventCodec.InvalidEventError> => {
+  const key: Item = {}
+  for (const part of layout.parts) {
+    const value = valueOf(part)
+    if (Either.isLeft(value)) return Either.left(value.left)
+    key[part.name] = value.right
+  }
+  return Either.right(key)
+}
 
 /** The key of an event: each attribute from the event id or from the event, as its part says. */
 export const keyOfEvent = <A>(layout: ItemLayout<A>, id: string, event: A) =>
@@ -249,48 +258,51 @@ export const keySchema = <A>(
 })
 
 // The event's encoded fields as attributes, without those that are the key (they go in `Key`).
-const attributesOf = <A>(layout: ItemLayout<A>, body: string, key: Item) =>
-  Effect.suspend(() => {
-    const encoded: unknown = JSON.parse(body)
-    if (!Predicate.isRecord(encoded)) {
-      return Effect.fail(invalid("encode", "", "the attributes layout needs a schema that encodes to an object"))
+const attributesOf = <A>(
+  layout: ItemLayout<A>,
+  body: string,
+  key: Item
+): Either.Either<Item, EventCodec.InvalidEventError> => {
+  const encoded: unknown = JSON.parse(body)
+  if (!Predicate.isRecord(encoded)) {
+    return Either.left(invalid("encode", "", "the attributes layout needs a schema that encodes to an object"))
+  }
+  let item: Item
+  try {
+    item = marshall(encoded, { removeUndefinedValues: true })
+  } catch (cause) {
+    return Either.left(invalid("encode", "", `not storable as DynamoDB attributes: ${textOf(cause)}`, cause))
+  }
+  const fields: Item = {}
+  for (const [field, value] of Object.entries(item)) {
+    const role = layout.bookkeeping.get(field)
+    if (role !== undefined) {
+      return Either.left(invalid(
+        "encode",
+        field,
+        `is also the store's ${role} attribute: give that another name with attributeNames.${role}`
+      ))
     }
-    let item: Item
-    try {
-      item = marshall(encoded, { removeUndefinedValues: true })
-    } catch (cause) {
-      return Effect.fail(invalid("encode", "", `not storable as DynamoDB attributes: ${textOf(cause)}`, cause))
+    const keyAttribute = key[field]
+    if (keyAttribute === undefined) fields[field] = value
+    else if (!sameScalar(keyAttribute, value)) {
+      return Either.left(invalid(
+        "encode",
+        field,
+        `is a key attribute, derived as ${JSON.stringify(scalarOf(keyAttribute))}: the field must hold that value`
+      ))
     }
-    const fields: Item = {}
-    for (const [field, value] of Object.entries(item)) {
-      const role = layout.bookkeeping.get(field)
-      if (role !== undefined) {
-        return Effect.fail(invalid(
-          "encode",
-          field,
-          `is also the store's ${role} attribute: give that another name with attributeNames.${role}`
-        ))
-      }
-      const keyAttribute = key[field]
-      if (keyAttribute === undefined) fields[field] = value
-      else if (!sameScalar(keyAttribute, value)) {
-        return Effect.fail(invalid(
-          "encode",
-          field,
-          `is a key attribute, derived as ${JSON.stringify(scalarOf(keyAttribute))}: the field must hold that value`
-        ))
-      }
-    }
-    return Effect.succeed(fields)
-  })
+  }
+  return Either.right(fields)
+}
 
 /** The attributes that hold an encoded event (`body`, its JSON text), besides its key and the bookkeeping. */
 export const fieldsOf = <A>(
   layout: ItemLayout<A>,
   body: string,
   key: Item
-): Effect.Effect<Item, EventCodec.InvalidEventError> =>
-  layout.layout === "json" ? Effect.succeed({ [layout.names.body]: { S: body } }) : attributesOf(layout, body, key)
+): Either.Either<Item, EventCodec.InvalidEventError> =>
+  layout.layout === "json" ? Either.right({ [layout.names.body]: { S: body } }) : attributesOf(layout, body, key)
 
 /** The event an item holds. */
 export const decode = <A>(layout: ItemLayout<A>, item: Item): Effect.Effect<A, EventCodec.InvalidEventError> => {
