@@ -60,20 +60,28 @@ const chunk = (entries: ReadonlyArray<Prepared>, maxBytes: number): Array<Array<
   return chunks
 }
 
+// An encoded event checked and measured, in one synchronous step.
+const prepareEncoded = <A>(
+  settings: QueueSettings<A>,
+  event: A,
+  body: string,
+  index: number
+): Either.Either<Prepared, EventCodec.InvalidEventError | MessageTooLargeError> => {
+  const id = settings.codec.id(event)
+  if (Either.isLeft(id)) return Either.left(id.left)
+  const size = SQS.messageSize(body)
+  if (size > settings.maxMessageSize) {
+    return Either.left(new MessageTooLargeError({ id: id.right, size, limit: settings.maxMessageSize }))
+  }
+  return Either.right({ index, id: id.right, body, size, groupId: settings.fifo ? settings.groupOf(event) : undefined })
+}
+
 const prepare = <A>(
   settings: QueueSettings<A>,
   event: A,
   index: number
 ): Effect.Effect<Prepared, EventCodec.InvalidEventError | MessageTooLargeError> =>
-  Effect.gen(function*() {
-    const body = yield* settings.codec.encode(event)
-    const id = yield* settings.codec.id(event)
-    const size = SQS.messageSize(body)
-    if (size > settings.maxMessageSize) {
-      return yield* Effect.fail(new MessageTooLargeError({ id, size, limit: settings.maxMessageSize }))
-    }
-    return { index, id, body, size, groupId: settings.fifo ? settings.groupOf(event) : undefined }
-  })
+  Effect.flatMap(settings.codec.encode(event), (body) => prepareEncoded(settings, event, body, index))
 
 const fifoFields = <A>(settings: QueueSettings<A>, prepared: Prepared) =>
   settings.fifo ? { MessageGroupId: prepared.groupId, MessageDeduplicationId: prepared.id } : {}
@@ -83,15 +91,22 @@ export const enqueue = <A>(settings: QueueSettings<A>) =>
 (
   event: A
 ): Effect.Effect<EventQueue.Enqueued, EventCodec.InvalidEventError | MessageTooLargeError | AwsError.AwsError> =>
-  Effect.flatMap(prepare(settings, event, 0), (prepared) =>
-    Resilience.send(
-      settings.sqs,
-      new SendMessageCommand({
-        QueueUrl: settings.queueUrl,
-        MessageBody: prepared.body,
-        ...fifoFields(settings, prepared)
-      })
-    ).pipe(Effect.map((output): EventQueue.Enqueued => ({ id: prepared.id, messageId: output.MessageId ?? "" }))))
+  Effect.flatMap(settings.codec.encode(event), (body) => {
+    const ready = prepareEncoded(settings, event, body, 0)
+    if (Either.isLeft(ready)) return Effect.fail(ready.left)
+    const prepared = ready.right
+    return Effect.map(
+      Resilience.send(
+        settings.sqs,
+        new SendMessageCommand({
+          QueueUrl: settings.queueUrl,
+          MessageBody: prepared.body,
+          ...fifoFields(settings, prepared)
+        })
+      ),
+      (output): EventQueue.Enqueued => ({ id: prepared.id, messageId: output.MessageId ?? "" })
+    )
+  })
 
 // The failure of one entry, sorted by the same classification as whole calls, so that the policy's schedule
 // decides whether and when to retry it (throttling codes back off longer).
