@@ -24,7 +24,7 @@ import {
   stringOption
 } from "../../../bench/lib/stats.mjs"
 import { ManagedClient, Resilience } from "../src/index.js"
-import { credentials, provideBench } from "./benchLayer.js"
+import { credentials, interruptibleSend, provideBench } from "./benchLayer.js"
 
 const calls = option("calls", 300)
 const rounds = option("rounds", 30)
@@ -73,6 +73,11 @@ const idleSignal = () => {
 }
 const timeFloor = timeEffect(() => bare.send(command()))
 const timeSignal = timeEffect(() => bare.send(command(), { abortSignal: idleSignal() }))
+const timeInterruptible = Effect.gen(function*() {
+  const start = performance.now()
+  for (let i = 0; i < calls; i++) yield* interruptibleSend(() => bare.send(command()))
+  return (performance.now() - start) / calls
+})
 
 const program = Effect.gen(function*() {
   const managed = yield* ManagedClient.make({
@@ -88,11 +93,11 @@ const program = Effect.gen(function*() {
   })
   if (only === "ours") {
     yield* timeOurs
-    return { bare: [], floor: [], signal: [], ours: [yield* timeOurs] }
+    return { bare: [], floor: [], signal: [], interruptible: [], ours: [yield* timeOurs] }
   }
   if (only === "bare") {
     yield* Effect.promise(timeBare)
-    return { bare: [yield* Effect.promise(timeBare)], floor: [], signal: [], ours: [] }
+    return { bare: [yield* Effect.promise(timeBare)], floor: [], signal: [], interruptible: [], ours: [] }
   }
   const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
   // Warm-up of both paths (sockets, JIT), then alternating measured rounds.
@@ -100,6 +105,7 @@ const program = Effect.gen(function*() {
     yield* Effect.promise(timeBare)
     yield* timeFloor
     yield* timeSignal
+    yield* timeInterruptible
     yield* timeOurs
   }
   return yield* Effect.promise(() =>
@@ -107,13 +113,20 @@ const program = Effect.gen(function*() {
       bare: timeBare,
       floor: () => runPromise(timeFloor),
       signal: () => runPromise(timeSignal),
+      interruptible: () => runPromise(timeInterruptible),
       ours: () => runPromise(timeOurs)
     })
   )
 }).pipe(provideBench)
 
 try {
-  const { bare: bareTimes, floor: floorTimes, ours: ourTimes, signal: signalTimes } = await Effect.runPromise(program)
+  const {
+    bare: bareTimes,
+    floor: floorTimes,
+    interruptible: interruptibleTimes,
+    ours: ourTimes,
+    signal: signalTimes
+  } = await Effect.runPromise(program)
   if (only !== "") {
     const alone = only === "ours" ? ourTimes[0] : bareTimes[0]
     console.log(`${only} alone: 2 x ${calls} calls, ${((alone ?? Number.NaN) * 1000).toFixed(1)} µs/call`)
@@ -134,7 +147,17 @@ try {
       values: ratios(signalTimes, bareTimes),
       digits: 3
     })
+    reportInfo({
+      label: "… with a canceler (interruptible) / bare",
+      values: ratios(interruptibleTimes, bareTimes),
+      digits: 3
+    })
     reportInfo({ label: "Resilience.send / the floor", values: ratios(ourTimes, floorTimes), digits: 3 })
+    reportInfo({
+      label: "Resilience.send / interruptible",
+      values: ratios(ourTimes, interruptibleTimes),
+      digits: 3
+    })
     reportRatio({ label: "Resilience.send / bare send", ratios: ratios(ourTimes, bareTimes), target: 1.05 })
     printVerdicts("core loopback bench")
   }

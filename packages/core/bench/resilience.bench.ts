@@ -12,7 +12,7 @@ import { HttpResponse } from "@smithy/protocol-http"
 import { Effect, Runtime } from "effect"
 import { alternate, option, printVerdicts, ratios, reportInfo, reportRatio } from "../../../bench/lib/stats.mjs"
 import { ManagedClient, Resilience } from "../src/index.js"
-import { credentials, provideBench } from "./benchLayer.js"
+import { credentials, interruptibleSend, provideBench } from "./benchLayer.js"
 
 const calls = option("calls", 200)
 const rounds = option("rounds", 60)
@@ -58,23 +58,43 @@ const program = Effect.gen(function*() {
     for (let i = 0; i < calls; i++) yield* Effect.tryPromise(() => bare.send(command()))
     return (performance.now() - start) / calls
   })
+  // The floor of a wrapper that can abort its request when interrupted: `Effect.async` with a canceler (Effect then
+  // wraps the wait in an uninterruptible region with a handler for the interruption), here one that does nothing.
+  const timeInterruptible = Effect.gen(function*() {
+    const start = performance.now()
+    for (let i = 0; i < calls; i++) yield* interruptibleSend(() => bare.send(command()))
+    return (performance.now() - start) / calls
+  })
   const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
   // Warm-up of every path, then alternating measured rounds.
   yield* Effect.promise(timeBare)
   yield* timeFloor
+  yield* timeInterruptible
   yield* timeOurs
   return yield* Effect.promise(() =>
-    alternate(rounds, { bare: timeBare, floor: () => runPromise(timeFloor), ours: () => runPromise(timeOurs) })
+    alternate(rounds, {
+      bare: timeBare,
+      floor: () => runPromise(timeFloor),
+      interruptible: () => runPromise(timeInterruptible),
+      ours: () => runPromise(timeOurs)
+    })
   )
 }).pipe(provideBench)
 
-const { bare: bareTimes, floor: floorTimes, ours: ourTimes } = await Effect.runPromise(program)
+const { bare: bareTimes, floor: floorTimes, interruptible: interruptibleTimes, ours: ourTimes } = await Effect
+  .runPromise(program)
 console.log(`PutItem, ${rounds} alternating rounds of ${calls} calls, in-process handler (median, spread over rounds):`)
 reportInfo({ label: "bare DynamoDBClient.send (µs/call)", values: bareTimes.map((ms) => ms * 1000) })
 reportInfo({ label: "ManagedClient + RetryPolicy (µs/call)", values: ourTimes.map((ms) => ms * 1000) })
 reportInfo({ label: "Effect.tryPromise(bare send) (µs/call)", values: floorTimes.map((ms) => ms * 1000) })
 reportInfo({ label: "the floor: tryPromise / bare send", values: ratios(floorTimes, bareTimes), digits: 3 })
+reportInfo({
+  label: "… with a canceler (interruptible) / bare",
+  values: ratios(interruptibleTimes, bareTimes),
+  digits: 3
+})
 reportInfo({ label: "Resilience.send / tryPromise", values: ratios(ourTimes, floorTimes), digits: 3 })
+reportInfo({ label: "Resilience.send / interruptible", values: ratios(ourTimes, interruptibleTimes), digits: 3 })
 reportRatio({ label: "Resilience.send / bare send", ratios: ratios(ourTimes, bareTimes), target: 1.10 })
 printVerdicts("core in-process bench")
 bare.destroy()

@@ -88,7 +88,10 @@ export const put = <A>(
   event: A
 ): Effect.Effect<EventStore.PutResult, EventCodec.InvalidEventError | EventConflictError | AwsError.AwsError> =>
   Effect.flatMap(layout.codec.encode(event), (body) =>
-    Effect.clockWith((clock) => {
+    Effect.clockWith((clock): Effect.Effect<
+      EventStore.PutResult,
+      EventCodec.InvalidEventError | EventConflictError | AwsError.AwsError
+    > => {
       const write = writeOf(layout, event, body, clock.unsafeCurrentTimeMillis())
       if (Either.isLeft(write)) return Effect.fail(write.left)
       const { digest, id, key, input } = write.right

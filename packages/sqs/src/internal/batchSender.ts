@@ -91,7 +91,9 @@ export const enqueue = <A>(settings: QueueSettings<A>) =>
 (
   event: A
 ): Effect.Effect<EventQueue.Enqueued, EventCodec.InvalidEventError | MessageTooLargeError | AwsError.AwsError> =>
-  Effect.flatMap(settings.codec.encode(event), (body) => {
+  Effect.flatMap(settings.codec.encode(event), (
+    body
+  ): Effect.Effect<EventQueue.Enqueued, EventCodec.InvalidEventError | MessageTooLargeError | AwsError.AwsError> => {
     const ready = prepareEncoded(settings, event, body, 0)
     if (Either.isLeft(ready)) return Effect.fail(ready.left)
     const prepared = ready.right
