@@ -116,10 +116,10 @@ export interface ManagedClient<C> {
    */
   readonly unsafeBorrow: (fiber: Fiber.RuntimeFiber<unknown, unknown>) => Borrow<C> | undefined
   /**
-   * The canceler for `Effect.async`'s register function to return after an `unsafeBorrow`: when the fiber is
-   * interrupted it gives back that fiber's borrows that have an `aborter`, and aborts it. One effect for every call:
-   * a canceler made per call (a closure over its signal) keeps each call's request and response alive long after
-   * the call, a cost in garbage collection on every call.
+   * What to run when a call that took `unsafeBorrow` is interrupted (as `Effect.async`'s canceler, or from a failure
+   * handler that sees the interruption): it gives back the fiber's borrows that have an `aborter`, and aborts it.
+   * One effect for every call: a canceler made per call (a closure over its signal) keeps each call's request and
+   * response alive long after the call, a cost in garbage collection on every call.
    */
   readonly unsafeCanceler: Effect.Effect<void>
 }

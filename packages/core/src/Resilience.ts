@@ -344,6 +344,12 @@ class Call<C, A> {
       })
     )
   }
+  // After the fast path's failure or interruption: an interruption gives back the fiber's borrow and aborts its
+  // request (the client's canceler; nothing when the request had already settled).
+  readonly onCause = (cause: Cause.Cause<AwsError.AwsError>): Effect.Effect<never, AwsError.AwsError> =>
+    Cause.isInterrupted(cause)
+      ? Effect.zipRight(this.self.unsafeCanceler, Effect.failCause(cause))
+      : Effect.failCause(cause)
   // The general path, when no client can be lent at once.
   general(): Effect.Effect<A, AwsError.AwsError> {
     return Effect.matchEffect(this.attempt(), {
@@ -373,7 +379,8 @@ export const execute: {
       // The fast path, fused into one step: the borrow, the request and its light signal are plain code, and a call
       // that succeeds at once builds no schedule and refunds the budget in place. The borrow is taken in the register
       // function, where no interruption can come between taking it and arranging its release; it is released when
-      // the request settles, or when the fiber is interrupted (the client's one canceler, which aborts the request).
+      // the request settles, or when the fiber is interrupted (the client's one canceler, which aborts the request,
+      // run by `onCause` below).
       const fast = Effect.async<A, AwsError.AwsError>((resume) => {
         const borrow = self.unsafeBorrow(fiber)
         if (borrow === undefined) {
@@ -399,11 +406,14 @@ export const execute: {
             if (borrow.release()) resume(call.failed(call.classify(error, borrow.generation)))
           }
         )
-        return self.unsafeCanceler
       })
+      // Interrupting the call aborts its request (the client's canceler). What `Effect.async` does with a canceler,
+      // but with a handler only on failure: the wait is interruptible (as far as the caller's region allows) inside
+      // an uninterruptible step whose failure handler sees the interruption; a call that succeeds costs it nothing.
+      const abortable = Effect.uninterruptibleMask((restore) => Effect.catchAllCause(restore(fast), call.onCause))
       return traced
         // A stack trace per call would cost more than the rest of our overhead together.
-        ? Effect.withSpan(fast, `${self.service}.${operation.name}`, {
+        ? Effect.withSpan(abortable, `${self.service}.${operation.name}`, {
           kind: "client",
           captureStackTrace: false,
           attributes: {
@@ -413,7 +423,7 @@ export const execute: {
             "cloud.region": self.region
           }
         })
-        : fast
+        : abortable
     })
 )
 

@@ -134,6 +134,31 @@ describe("a call's abort signal goes to the request handler only", () => {
       assert.deepStrictEqual(inMiddleware, [undefined, undefined, undefined])
     }).pipe(Effect.scoped))
 
+  it.live("a call in an uninterruptible region is not aborted when its fiber is interrupted: it completes", () =>
+    Effect.gen(function*() {
+      const { endpoint, heldCount, release, stats, until } = yield* server
+      const managed = yield* ManagedClient.make({
+        service: "dynamodb",
+        region: "us-east-1",
+        endpoint,
+        build: (config) => new DynamoDBClient(config)
+      }).pipe(Effect.provide(Credentials.layer({ provider: yield* countingProvider() })))
+      // A first call, so that the next one takes the fast path.
+      yield* Resilience.send(managed, new DescribeLimitsCommand({}))
+      let completed = false
+      const call = yield* Effect.fork(Effect.uninterruptible(
+        Resilience.send(managed, getItem).pipe(Effect.tap(() => Effect.sync(() => completed = true)))
+      ))
+      yield* until(() => heldCount() === 1)
+      const interrupting = yield* Effect.fork(Fiber.interrupt(call))
+      yield* Effect.sleep("100 millis")
+      assert.strictEqual(stats.closed, 0, "the request was not aborted")
+      release()
+      yield* Fiber.join(interrupting)
+      assert.isTrue(completed, "the call completed with its response")
+      assert.strictEqual(stats.closed, 0)
+    }).pipe(Effect.scoped))
+
   it.effect("a request whose call was interrupted before it reached the handler is not handed on", () =>
     Effect.gen(function*() {
       const handed: Array<unknown> = []
