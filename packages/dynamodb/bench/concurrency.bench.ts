@@ -9,6 +9,7 @@
  *   node ../../bench/lib/run.mjs bench/concurrency.bench.ts [--duration 3] [--rounds 5] [--concurrency 1000]
  *   node ../../bench/lib/run.mjs bench/concurrency.bench.ts --duration 10                    (the 10 s run)
  *   node ../../bench/lib/run.mjs --cpu-prof bench/concurrency.bench.ts --only ours   (a profile of the client, ours alone)
+ *   node ../../bench/lib/run.mjs bench/concurrency.bench.ts --floor 1   (also Effect callers around the bare client)
  */
 import { PutItemCommand, type PutItemCommandInput } from "@aws-sdk/client-dynamodb"
 import { Effect, Runtime } from "effect"
@@ -30,8 +31,10 @@ const concurrency = option("concurrency", 1000)
 const duration = option("duration", 3) * 1000
 const rounds = option("rounds", 5)
 const warmup = option("warmup", 1) * 1000
-// `--only ours` or `--only bare`: one variant alone, e.g. under `node --cpu-prof`; nothing is judged then.
+// `--only ours`, `--only bare` or `--only floor`: one variant alone, e.g. under `node --cpu-prof`; nothing is judged then.
 const only = stringOption("only", "")
+// `--floor 1`: a third phase per round, Effect callers around the bare client (what any Effect program pays).
+const floor = option("floor", 0) === 1
 
 const table = "bench"
 // Keys cycle over as many items as there are callers: the table does not grow with the run.
@@ -89,16 +92,16 @@ const program = Effect.gen(function*() {
     await Promise.all(Array.from({ length: concurrency }, caller))
     return phase
   }
-  const ourPhase = (millis: number) =>
+  // Callers in Effect fibers, each in the same closed loop around `send`: ours, and (`--floor`) the floor of any
+  // Effect program, `Effect.tryPromise` around the bare client's send.
+  const effectPhase = <E, R>(millis: number, send: () => Effect.Effect<unknown, E, R>) =>
     Effect.suspend(() => {
       const deadline = performance.now() + millis
       const phase = { completed: 0, failed: 0, latencies: [] as Array<number> }
       const caller = Effect.gen(function*() {
         while (performance.now() < deadline) {
           const start = performance.now()
-          const ok = yield* DynamoDB.putItem(input()).pipe(
-            Effect.match({ onSuccess: () => true, onFailure: () => false })
-          )
+          const ok = yield* send().pipe(Effect.match({ onSuccess: () => true, onFailure: () => false }))
           if (!record(phase, deadline, start, ok)) break
         }
       })
@@ -107,23 +110,32 @@ const program = Effect.gen(function*() {
         phase
       )
     })
+  const ourPhase = (millis: number) => effectPhase(millis, () => DynamoDB.putItem(input()))
+  const floorPhase = (millis: number) =>
+    effectPhase(millis, () => Effect.tryPromise(() => bare.send(new PutItemCommand(input()))))
 
   const runPromise = Runtime.runPromise(yield* Effect.runtime<DynamoDB.DynamoDB>())
-  if (only !== "ours") yield* Effect.promise(() => barePhase(warmup))
-  if (only !== "bare") yield* ourPhase(warmup)
-  const phases = { bare: [] as Array<Phase>, ours: [] as Array<Phase> }
-  yield* Effect.promise(() =>
-    alternate(rounds, {
-      bare: async () => {
-        if (only !== "ours") phases.bare.push(await barePhase(duration))
-        return 0
-      },
-      ours: async () => {
-        if (only !== "bare") phases.ours.push(await runPromise(ourPhase(duration)))
-        return 0
-      }
-    })
-  )
+  if (only === "" || only === "bare") yield* Effect.promise(() => barePhase(warmup))
+  if (only === "" || only === "ours") yield* ourPhase(warmup)
+  if (only === "floor") yield* floorPhase(warmup)
+  const phases = { bare: [] as Array<Phase>, ours: [] as Array<Phase>, floor: [] as Array<Phase> }
+  const variants: Record<string, () => Promise<number>> = {
+    bare: async () => {
+      if (only === "" || only === "bare") phases.bare.push(await barePhase(duration))
+      return 0
+    },
+    ours: async () => {
+      if (only === "" || only === "ours") phases.ours.push(await runPromise(ourPhase(duration)))
+      return 0
+    }
+  }
+  if ((floor && only === "") || only === "floor") {
+    variants.floor = async () => {
+      phases.floor.push(await runPromise(floorPhase(duration)))
+      return 0
+    }
+  }
+  yield* Effect.promise(() => alternate(rounds, variants))
   return phases
 })
 
@@ -144,6 +156,19 @@ try {
   reportInfo({ label: "ours p99 (ms)", values: p99(phases.ours), digits: 0 })
   reportInfo({ label: "bare failed calls", values: phases.bare.map((p) => p.failed), digits: 0 })
   reportInfo({ label: "ours failed calls", values: phases.ours.map((p) => p.failed), digits: 0 })
+  if (floor) {
+    reportInfo({ label: "floor: Effect callers, bare send (calls/s)", values: throughput(phases.floor), digits: 0 })
+    reportInfo({
+      label: "throughput floor / bare",
+      values: ratios(throughput(phases.floor), throughput(phases.bare)),
+      digits: 3
+    })
+    reportInfo({
+      label: "throughput ours / floor",
+      values: ratios(throughput(phases.ours), throughput(phases.floor)),
+      digits: 3
+    })
+  }
   if (only !== "") console.log(`  ${only} alone: ${sent} calls made in all`)
   if (only === "") {
     reportRatio({
