@@ -25,13 +25,3 @@ export const provideBench = <A, E>(
     )),
     Logger.withMinimumLogLevel(LogLevel.Warning)
   )
-
-/**
- * The floor of any Effect wrapper that can abort its request when its fiber is interrupted: `Effect.async` with a
- * canceler (one that does nothing here; no signal is handed to the SDK).
- */
-export const interruptibleSend = <A>(send: () => Promise<A>): Effect.Effect<A, unknown> =>
-  Effect.async<A, unknown>((resume) => {
-    send().then((value) => resume(Effect.succeed(value)), (error) => resume(Effect.fail(error)))
-    return Effect.void
-  })

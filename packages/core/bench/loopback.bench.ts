@@ -14,6 +14,7 @@ import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"
 import { Effect, Runtime } from "effect"
 import { fork } from "node:child_process"
 import { join } from "node:path"
+import { interruptibleSend } from "../../../bench/lib/floors.mjs"
 import {
   alternate,
   option,
@@ -24,7 +25,7 @@ import {
   stringOption
 } from "../../../bench/lib/stats.mjs"
 import { ManagedClient, Resilience } from "../src/index.js"
-import { credentials, interruptibleSend, provideBench } from "./benchLayer.js"
+import { credentials, provideBench } from "./benchLayer.js"
 
 const calls = option("calls", 300)
 const rounds = option("rounds", 30)

@@ -10,9 +10,10 @@
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"
 import { HttpResponse } from "@smithy/protocol-http"
 import { Effect, Runtime } from "effect"
+import { interruptibleSend } from "../../../bench/lib/floors.mjs"
 import { alternate, option, printVerdicts, ratios, reportInfo, reportRatio } from "../../../bench/lib/stats.mjs"
 import { ManagedClient, Resilience } from "../src/index.js"
-import { credentials, interruptibleSend, provideBench } from "./benchLayer.js"
+import { credentials, provideBench } from "./benchLayer.js"
 
 const calls = option("calls", 200)
 const rounds = option("rounds", 60)

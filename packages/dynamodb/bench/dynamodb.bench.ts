@@ -2,7 +2,8 @@
  * Round trips to the local stack running in a process of its own (`bench/lib/stackProcess.mjs`: the gateway,
  * checking SigV4, in front of dynalite), one call at a time, ours through the production layers
  * (`DynamoDB.layerConfig()`, `Credentials.layer()`: the container endpoint):
- * - `DynamoDB.putItem` against a bare SDK `PutItem` (target <= 1.03x);
+ * - `DynamoDB.putItem` against a bare SDK `PutItem` (target <= 1.03x), beside the floor of any Effect wrapper that
+ *   aborts its request on interruption (`Effect.async` with a canceler around the bare send);
  * - `EventStore.put` against the same conditional write sent by a bare client (target <= 1.05x), and against a
  *   bare `PutItem` (what idempotency costs at the backend included; target <= 1.15x);
  * - `batchWrite` items/s against one-at-a-time `DynamoDB.putItem` (not judged).
@@ -14,6 +15,7 @@
 import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb"
 import { Effect, Runtime, Schema } from "effect"
 import { createHash } from "node:crypto"
+import { interruptibleSend } from "../../../bench/lib/floors.mjs"
 import { startStack } from "../../../bench/lib/stackProcess.mjs"
 import { alternate, option, printVerdicts, ratios, reportInfo, reportRatio } from "../../../bench/lib/stats.mjs"
 import { DynamoDB, EventStore } from "../src/index.js"
@@ -50,6 +52,10 @@ const program = Effect.gen(function*() {
 
   const ourPut = times(() => DynamoDB.putItem({ TableName: table, Item: item() }))
   const barePut = () => bareTimes(() => bare.send(new PutItemCommand({ TableName: table, Item: item() })))
+  // The floor of any Effect wrapper that can abort its request when interrupted, around the bare client.
+  const floorPut = times(() =>
+    interruptibleSend(() => bare.send(new PutItemCommand({ TableName: table, Item: item() })))
+  )
   const storePut = times(() => store.put({ id: nextId(), kind: "created", amount: 1 }))
   // The request EventStore.put sends (json layout: a conditional update that also counts writes), built and sent by
   // a bare client: the baseline for what the store adds, since idempotency needs the condition at any rate.
@@ -91,6 +97,7 @@ const program = Effect.gen(function*() {
   for (let i = 0; i < 2; i++) {
     yield* ourPut
     yield* Effect.promise(barePut)
+    yield* floorPut
     yield* storePut
     yield* Effect.promise(bareConditional)
     yield* batch
@@ -99,6 +106,7 @@ const program = Effect.gen(function*() {
     alternate(rounds, {
       ourPut: () => runPromise(ourPut),
       barePut,
+      floorPut: () => runPromise(floorPut),
       storePut: () => runPromise(storePut),
       bareConditional,
       batch: () => runPromise(batch)
@@ -114,6 +122,12 @@ try {
   )
   reportInfo({ label: "bare SDK PutItem (ms/call)", values: r.barePut, digits: 3 })
   reportInfo({ label: "DynamoDB.putItem (ms/call)", values: r.ourPut, digits: 3 })
+  reportInfo({
+    label: "interruptible floor / bare PutItem",
+    values: ratios(r.floorPut, r.barePut),
+    digits: 3
+  })
+  reportInfo({ label: "DynamoDB.putItem / interruptible floor", values: ratios(r.ourPut, r.floorPut), digits: 3 })
   reportInfo({ label: "bare conditional write (ms/call)", values: r.bareConditional, digits: 3 })
   reportInfo({ label: "EventStore.put (ms/call)", values: r.storePut, digits: 3 })
   reportInfo({ label: "batchWrite (ms/item)", values: r.batch, digits: 3 })
