@@ -3,7 +3,7 @@
  * SigV4-checking gateway), ours through the production layers (`SQS.layerConfig()`, `Credentials.layer()`: the
  * container endpoint):
  * - `EventQueue.enqueue` (one SendMessage per event) against a bare SDK `SendMessage` of the same body, one call at
- *   a time (target <= 1.03x);
+ *   a time (target <= 1.03x), beside the floor of any Effect wrapper that aborts its request on interruption;
  * - messages/s of `enqueueBatch`, batches one at a time, against one-at-a-time `enqueue` (target >= 5x), and with
  *   the default 4 batches in flight (not judged).
  * Rounds alternate the variants (the order reversed every other round); each round gives each ratio, and the median
@@ -14,6 +14,7 @@
 import { Credentials, RetryPolicy } from "@aws-resilience/core"
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs"
 import { Effect, Layer, Logger, LogLevel, Runtime, Schema } from "effect"
+import { interruptibleSend } from "../../../bench/lib/floors.mjs"
 import { startStack } from "../../../bench/lib/stackProcess.mjs"
 import { alternate, option, printVerdicts, ratios, reportInfo, reportRatio } from "../../../bench/lib/stats.mjs"
 import * as EventQueue from "../src/EventQueue.js"
@@ -53,6 +54,16 @@ const program = Effect.gen(function*() {
     }
     return (performance.now() - start) / messages
   }
+  // The floor of any Effect wrapper that can abort its request when interrupted, around the bare client.
+  const floorSingles = Effect.gen(function*() {
+    const start = performance.now()
+    for (let i = 0; i < messages; i++) {
+      yield* interruptibleSend(() =>
+        bare.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(event()) }))
+      )
+    }
+    return (performance.now() - start) / messages
+  })
   const batched = (concurrency: number) =>
     Effect.gen(function*() {
       const start = performance.now()
@@ -67,6 +78,7 @@ const program = Effect.gen(function*() {
   for (let i = 0; i < 2; i++) {
     yield* singles
     yield* Effect.promise(bareSingles)
+    yield* floorSingles
     yield* batched(1)
     yield* batched(4)
   }
@@ -74,6 +86,7 @@ const program = Effect.gen(function*() {
     alternate(rounds, {
       singles: () => runPromise(singles),
       bareSingles,
+      floorSingles: () => runPromise(floorSingles),
       sequential: () => runPromise(batched(1)),
       concurrent: () => runPromise(batched(4))
     })
@@ -95,6 +108,16 @@ try {
   )
   reportInfo({ label: "bare SDK SendMessage (ms/call)", values: r.bareSingles, digits: 3 })
   reportInfo({ label: "EventQueue.enqueue (ms/call)", values: r.singles, digits: 3 })
+  reportInfo({
+    label: "interruptible floor / bare SendMessage",
+    values: ratios(r.floorSingles, r.bareSingles),
+    digits: 3
+  })
+  reportInfo({
+    label: "EventQueue.enqueue / interruptible floor",
+    values: ratios(r.singles, r.floorSingles),
+    digits: 3
+  })
   reportInfo({ label: "enqueue, one SendMessage each (msg/s)", values: perSecond(r.singles), digits: 0 })
   reportInfo({ label: "enqueueBatch, one batch at a time (msg/s)", values: perSecond(r.sequential), digits: 0 })
   reportInfo({ label: "enqueueBatch, 4 batches in flight (msg/s)", values: perSecond(r.concurrent), digits: 0 })
