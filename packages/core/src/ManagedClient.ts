@@ -112,7 +112,9 @@ export interface ManagedClient<C> {
    * open), else `undefined`, and then `use` does the rest. The caller must `release` it exactly when its use ends
    * (however it ends: success, failure or interruption), and must take it where it cannot be interrupted before
    * it has arranged that, e.g. in `Effect.async`'s register function. Until then the client is not destroyed,
-   * and closing the scope waits for it (and interrupts `fiber` after `drainTimeout`).
+   * and closing the scope waits for it (and interrupts `fiber` after `drainTimeout`). For interruption, set the
+   * borrow's `aborter` and have `unsafeCanceler` run when the fiber is interrupted: it releases the borrow and
+   * aborts.
    */
   readonly unsafeBorrow: (fiber: Fiber.RuntimeFiber<unknown, unknown>) => Borrow<C> | undefined
   /**
