@@ -9,10 +9,11 @@
  *   node ../../bench/lib/run.mjs bench/concurrency.bench.ts [--duration 3] [--rounds 5] [--concurrency 1000]
  *   node ../../bench/lib/run.mjs bench/concurrency.bench.ts --duration 10                    (the 10 s run)
  *   node ../../bench/lib/run.mjs --cpu-prof bench/concurrency.bench.ts --only ours   (a profile of the client, ours alone)
- *   node ../../bench/lib/run.mjs bench/concurrency.bench.ts --floor 1   (also Effect callers around the bare client)
+ *   node ../../bench/lib/run.mjs bench/concurrency.bench.ts --floor 1   (also interruptible Effect callers, bare client)
  */
 import { PutItemCommand, type PutItemCommandInput } from "@aws-sdk/client-dynamodb"
 import { Effect, Runtime } from "effect"
+import { interruptibleSend } from "../../../bench/lib/floors.mjs"
 import { startStack } from "../../../bench/lib/stackProcess.mjs"
 import {
   alternate,
@@ -33,7 +34,7 @@ const rounds = option("rounds", 5)
 const warmup = option("warmup", 1) * 1000
 // `--only ours`, `--only bare` or `--only floor`: one variant alone, e.g. under `node --cpu-prof`; nothing is judged then.
 const only = stringOption("only", "")
-// `--floor 1`: a third phase per round, Effect callers around the bare client (what any Effect program pays).
+// `--floor 1`: a third phase per round, Effect callers around the bare client, interruptible as ours are.
 const floor = option("floor", 0) === 1
 
 const table = "bench"
@@ -93,7 +94,7 @@ const program = Effect.gen(function*() {
     return phase
   }
   // Callers in Effect fibers, each in the same closed loop around `send`: ours, and (`--floor`) the floor of any
-  // Effect program, `Effect.tryPromise` around the bare client's send.
+  // Effect wrapper that can abort its request when interrupted, around the bare client's send.
   const effectPhase = <E, R>(millis: number, send: () => Effect.Effect<unknown, E, R>) =>
     Effect.suspend(() => {
       const deadline = performance.now() + millis
@@ -112,7 +113,7 @@ const program = Effect.gen(function*() {
     })
   const ourPhase = (millis: number) => effectPhase(millis, () => DynamoDB.putItem(input()))
   const floorPhase = (millis: number) =>
-    effectPhase(millis, () => Effect.tryPromise(() => bare.send(new PutItemCommand(input()))))
+    effectPhase(millis, () => interruptibleSend(() => bare.send(new PutItemCommand(input()))))
 
   const runPromise = Runtime.runPromise(yield* Effect.runtime<DynamoDB.DynamoDB>())
   if (only === "" || only === "bare") yield* Effect.promise(() => barePhase(warmup))
@@ -157,7 +158,7 @@ try {
   reportInfo({ label: "bare failed calls", values: phases.bare.map((p) => p.failed), digits: 0 })
   reportInfo({ label: "ours failed calls", values: phases.ours.map((p) => p.failed), digits: 0 })
   if (floor) {
-    reportInfo({ label: "floor: Effect callers, bare send (calls/s)", values: throughput(phases.floor), digits: 0 })
+    reportInfo({ label: "interruptible floor (calls/s)", values: throughput(phases.floor), digits: 0 })
     reportInfo({
       label: "throughput floor / bare",
       values: ratios(throughput(phases.floor), throughput(phases.bare)),
