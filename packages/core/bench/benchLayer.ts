@@ -25,3 +25,11 @@ export const provideBench = <A, E>(
     )),
     Logger.withMinimumLogLevel(LogLevel.Warning)
   )
+
+/** Runs `next()` `calls` times in a row in one fiber; the result is the time per call in ms. */
+export const msPerCall = <E, R>(calls: number, next: () => Effect.Effect<unknown, E, R>): Effect.Effect<number, E, R> =>
+  Effect.gen(function*() {
+    const start = performance.now()
+    for (let i = 0; i < calls; i++) yield* next()
+    return (performance.now() - start) / calls
+  })

@@ -25,7 +25,7 @@ import {
   stringOption
 } from "../../../bench/lib/stats.mjs"
 import { ManagedClient, Resilience } from "../src/index.js"
-import { credentials, provideBench } from "./benchLayer.js"
+import { credentials, msPerCall, provideBench } from "./benchLayer.js"
 
 const calls = option("calls", 300)
 const rounds = option("rounds", 30)
@@ -53,12 +53,7 @@ const timeBare = async () => {
 }
 
 // Informational variants: where the floor of any Effect wrapper lies, and what handing the SDK any abort signal costs.
-const timeEffect = (send: () => Promise<unknown>) =>
-  Effect.gen(function*() {
-    const start = performance.now()
-    for (let i = 0; i < calls; i++) yield* Effect.tryPromise(send)
-    return (performance.now() - start) / calls
-  })
+const timeEffect = (send: () => Promise<unknown>) => msPerCall(calls, () => Effect.tryPromise(send))
 // An abort signal that is never aborted, with listeners kept in an array (as `Resilience` does).
 const idleSignal = () => {
   let listeners: Array<unknown> = []
@@ -74,11 +69,7 @@ const idleSignal = () => {
 }
 const timeFloor = timeEffect(() => bare.send(command()))
 const timeSignal = timeEffect(() => bare.send(command(), { abortSignal: idleSignal() }))
-const timeInterruptible = Effect.gen(function*() {
-  const start = performance.now()
-  for (let i = 0; i < calls; i++) yield* interruptibleSend(() => bare.send(command()))
-  return (performance.now() - start) / calls
-})
+const timeInterruptible = msPerCall(calls, () => interruptibleSend(() => bare.send(command())))
 
 const program = Effect.gen(function*() {
   const managed = yield* ManagedClient.make({
@@ -87,11 +78,7 @@ const program = Effect.gen(function*() {
     endpoint,
     build: (config) => new DynamoDBClient(config)
   })
-  const timeOurs = Effect.gen(function*() {
-    const start = performance.now()
-    for (let i = 0; i < calls; i++) yield* Resilience.send(managed, command())
-    return (performance.now() - start) / calls
-  })
+  const timeOurs = msPerCall(calls, () => Resilience.send(managed, command()))
   if (only === "ours") {
     yield* timeOurs
     return { bare: [], floor: [], signal: [], interruptible: [], ours: [yield* timeOurs] }

@@ -13,7 +13,7 @@ import { Effect, Runtime } from "effect"
 import { interruptibleSend } from "../../../bench/lib/floors.mjs"
 import { alternate, option, printVerdicts, ratios, reportInfo, reportRatio } from "../../../bench/lib/stats.mjs"
 import { ManagedClient, Resilience } from "../src/index.js"
-import { credentials, provideBench } from "./benchLayer.js"
+import { credentials, msPerCall, provideBench } from "./benchLayer.js"
 
 const calls = option("calls", 200)
 const rounds = option("rounds", 60)
@@ -48,24 +48,12 @@ const program = Effect.gen(function*() {
     // The handler first: `config` then gives every client the pool's view of it (how callers pass their own).
     build: (config) => new DynamoDBClient({ requestHandler, ...config })
   })
-  const timeOurs = Effect.gen(function*() {
-    const start = performance.now()
-    for (let i = 0; i < calls; i++) yield* Resilience.send(managed, command())
-    return (performance.now() - start) / calls
-  })
+  const timeOurs = msPerCall(calls, () => Resilience.send(managed, command()))
   // The floor of any Effect wrapper: the bare send in the same kind of Effect loop, as a plain `tryPromise`.
-  const timeFloor = Effect.gen(function*() {
-    const start = performance.now()
-    for (let i = 0; i < calls; i++) yield* Effect.tryPromise(() => bare.send(command()))
-    return (performance.now() - start) / calls
-  })
+  const timeFloor = msPerCall(calls, () => Effect.tryPromise(() => bare.send(command())))
   // The floor of a wrapper that can abort its request when interrupted: `Effect.async` with a canceler (Effect then
   // wraps the wait in an uninterruptible region with a handler for the interruption), here one that does nothing.
-  const timeInterruptible = Effect.gen(function*() {
-    const start = performance.now()
-    for (let i = 0; i < calls; i++) yield* interruptibleSend(() => bare.send(command()))
-    return (performance.now() - start) / calls
-  })
+  const timeInterruptible = msPerCall(calls, () => interruptibleSend(() => bare.send(command())))
   const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
   // Warm-up of every path, then alternating measured rounds.
   yield* Effect.promise(timeBare)

@@ -49,17 +49,25 @@ const server = Effect.gen(function*() {
 
 const getItem = new GetItemCommand({ TableName: "t", Key: { id: { S: "1" } } })
 
+// A managed DynamoDB client on the test server, with counting credentials of its own.
+const managedOn = (
+  endpoint: string,
+  build: (config: ManagedClient.ClientConfig) => DynamoDBClient = (config) => new DynamoDBClient(config)
+) =>
+  Effect.flatMap(
+    countingProvider(),
+    (provider) =>
+      ManagedClient.make({ service: "dynamodb", region: "us-east-1", endpoint, build }).pipe(
+        Effect.provide(Credentials.layer({ provider }))
+      )
+  )
+
 describe("one connection pool per managed client", () => {
   it.live("calls after a rebuild go out on the warm connection, and closing the scope closes it", () =>
     Effect.gen(function*() {
       const { endpoint, stats, until } = yield* server
       const scope = yield* Scope.make()
-      const managed = yield* ManagedClient.make({
-        service: "dynamodb",
-        region: "us-east-1",
-        endpoint,
-        build: (config) => new DynamoDBClient(config)
-      }).pipe(Effect.provide(Credentials.layer({ provider: yield* countingProvider() })), Scope.extend(scope))
+      const managed = yield* managedOn(endpoint).pipe(Scope.extend(scope))
       yield* Resilience.send(managed, new DescribeLimitsCommand({}))
       assert.strictEqual(stats.opened, 1)
       yield* managed.renew(1)
@@ -80,12 +88,10 @@ describe("one connection pool per managed client", () => {
         const { endpoint, heldCount, release, until } = yield* server
         // One handler instance for every client, as a caller passes it in `clientConfig`.
         const handler = new NodeHttpHandler()
-        const managed = yield* ManagedClient.make({
-          service: "dynamodb",
-          region: "us-east-1",
+        const managed = yield* managedOn(
           endpoint,
-          build: (config) => new DynamoDBClient({ requestHandler: handler, ...config })
-        }).pipe(Effect.provide(Credentials.layer({ provider: yield* countingProvider() })))
+          (config) => new DynamoDBClient({ requestHandler: handler, ...config })
+        )
         const send = Resilience.send(managed, getItem).pipe(
           Effect.provide(RetryPolicy.layer({ maxAttempts: 1, maxCredentialRenewals: 0 }))
         )
@@ -109,21 +115,16 @@ describe("a call's abort signal goes to the request handler only", () => {
     Effect.gen(function*() {
       const { endpoint, heldCount, stats, until } = yield* server
       const inMiddleware: Array<unknown> = []
-      const managed = yield* ManagedClient.make({
-        service: "dynamodb",
-        region: "us-east-1",
-        endpoint,
-        build: (config) => {
-          const client = new DynamoDBClient(config)
-          client.middlewareStack.add((next, context) => (args) => {
-            inMiddleware.push(
-              (context as { __smithy_context?: { abortSignal?: unknown } }).__smithy_context?.abortSignal
-            )
-            return next(args)
-          }, { step: "initialize" })
-          return client
-        }
-      }).pipe(Effect.provide(Credentials.layer({ provider: yield* countingProvider() })))
+      const managed = yield* managedOn(endpoint, (config) => {
+        const client = new DynamoDBClient(config)
+        client.middlewareStack.add((next, context) => (args) => {
+          inMiddleware.push(
+            (context as { __smithy_context?: { abortSignal?: unknown } }).__smithy_context?.abortSignal
+          )
+          return next(args)
+        }, { step: "initialize" })
+        return client
+      })
       yield* Resilience.send(managed, new DescribeLimitsCommand({}))
       yield* Resilience.send(managed, new DescribeLimitsCommand({}))
       const call = yield* Effect.fork(Resilience.send(managed, getItem))
@@ -137,12 +138,7 @@ describe("a call's abort signal goes to the request handler only", () => {
   it.live("a call in an uninterruptible region is not aborted when its fiber is interrupted: it completes", () =>
     Effect.gen(function*() {
       const { endpoint, heldCount, release, stats, until } = yield* server
-      const managed = yield* ManagedClient.make({
-        service: "dynamodb",
-        region: "us-east-1",
-        endpoint,
-        build: (config) => new DynamoDBClient(config)
-      }).pipe(Effect.provide(Credentials.layer({ provider: yield* countingProvider() })))
+      const managed = yield* managedOn(endpoint)
       // A first call, so that the next one takes the fast path.
       yield* Resilience.send(managed, new DescribeLimitsCommand({}))
       let completed = false

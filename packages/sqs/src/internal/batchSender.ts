@@ -91,13 +91,8 @@ export const enqueue = <A>(settings: QueueSettings<A>) =>
 (
   event: A
 ): Effect.Effect<EventQueue.Enqueued, EventCodec.InvalidEventError | MessageTooLargeError | AwsError.AwsError> =>
-  Effect.flatMap(settings.codec.encode(event), (
-    body
-  ): Effect.Effect<EventQueue.Enqueued, EventCodec.InvalidEventError | MessageTooLargeError | AwsError.AwsError> => {
-    const ready = prepareEncoded(settings, event, body, 0)
-    if (Either.isLeft(ready)) return Effect.fail(ready.left)
-    const prepared = ready.right
-    return Effect.map(
+  Effect.flatMap(prepare(settings, event, 0), (prepared) =>
+    Effect.map(
       Resilience.send(
         settings.sqs,
         new SendMessageCommand({
@@ -107,8 +102,7 @@ export const enqueue = <A>(settings: QueueSettings<A>) =>
         })
       ),
       (output): EventQueue.Enqueued => ({ id: prepared.id, messageId: output.MessageId ?? "" })
-    )
-  })
+    ))
 
 // The failure of one entry, sorted by the same classification as whole calls, so that the policy's schedule
 // decides whether and when to retry it (throttling codes back off longer).
