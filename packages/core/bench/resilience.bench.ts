@@ -35,11 +35,22 @@ const command = () =>
 
 const bare = new DynamoDBClient({ region: "us-east-1", credentials, maxAttempts: 1, requestHandler })
 
-const timeBare = async () => {
+// The same with the SDK's handler cache on (`cacheMiddleware: true`), which resolves the middleware stack once per
+// command class instead of on every call: information beside the judged ratio, for callers who turn it on.
+const bareCached = new DynamoDBClient({
+  region: "us-east-1",
+  credentials,
+  maxAttempts: 1,
+  requestHandler,
+  cacheMiddleware: true
+})
+
+const timeBareOn = (client: DynamoDBClient) => async () => {
   const start = performance.now()
-  for (let i = 0; i < calls; i++) await bare.send(command())
+  for (let i = 0; i < calls; i++) await client.send(command())
   return (performance.now() - start) / calls
 }
+const timeBare = timeBareOn(bare)
 
 const program = Effect.gen(function*() {
   const managed = yield* ManagedClient.make({
@@ -48,7 +59,13 @@ const program = Effect.gen(function*() {
     // The handler first: `config` then gives every client the pool's view of it (how callers pass their own).
     build: (config) => new DynamoDBClient({ requestHandler, ...config })
   })
+  const managedCached = yield* ManagedClient.make({
+    service: "dynamodb",
+    region: "us-east-1",
+    build: (config) => new DynamoDBClient({ requestHandler, cacheMiddleware: true, ...config })
+  })
   const timeOurs = msPerCall(calls, () => Resilience.send(managed, command()))
+  const timeOursCached = msPerCall(calls, () => Resilience.send(managedCached, command()))
   // The floor of any Effect wrapper: the bare send in the same kind of Effect loop, as a plain `tryPromise`.
   const timeFloor = msPerCall(calls, () => Effect.tryPromise(() => bare.send(command())))
   // The floor of a wrapper that can abort its request when interrupted: `Effect.async` with a canceler (Effect then
@@ -60,18 +77,28 @@ const program = Effect.gen(function*() {
   yield* timeFloor
   yield* timeInterruptible
   yield* timeOurs
+  yield* Effect.promise(timeBareOn(bareCached))
+  yield* timeOursCached
   return yield* Effect.promise(() =>
     alternate(rounds, {
       bare: timeBare,
       floor: () => runPromise(timeFloor),
       interruptible: () => runPromise(timeInterruptible),
-      ours: () => runPromise(timeOurs)
+      ours: () => runPromise(timeOurs),
+      bareCached: timeBareOn(bareCached),
+      oursCached: () => runPromise(timeOursCached)
     })
   )
 }).pipe(provideBench)
 
-const { bare: bareTimes, floor: floorTimes, interruptible: interruptibleTimes, ours: ourTimes } = await Effect
-  .runPromise(program)
+const {
+  bare: bareTimes,
+  bareCached: bareCachedTimes,
+  floor: floorTimes,
+  interruptible: interruptibleTimes,
+  ours: ourTimes,
+  oursCached: ourCachedTimes
+} = await Effect.runPromise(program)
 console.log(`PutItem, ${rounds} alternating rounds of ${calls} calls, in-process handler (median, spread over rounds):`)
 reportInfo({ label: "bare DynamoDBClient.send (µs/call)", values: bareTimes.map((ms) => ms * 1000) })
 reportInfo({ label: "ManagedClient + RetryPolicy (µs/call)", values: ourTimes.map((ms) => ms * 1000) })
@@ -84,6 +111,18 @@ reportInfo({
 })
 reportInfo({ label: "Resilience.send / tryPromise", values: ratios(ourTimes, floorTimes), digits: 3 })
 reportInfo({ label: "Resilience.send / interruptible", values: ratios(ourTimes, interruptibleTimes), digits: 3 })
+reportInfo({ label: "cacheMiddleware on both: bare (µs/call)", values: bareCachedTimes.map((ms) => ms * 1000) })
+reportInfo({
+  label: "cacheMiddleware on both: ours / bare",
+  values: ratios(ourCachedTimes, bareCachedTimes),
+  digits: 3
+})
+reportInfo({
+  label: "ours, cacheMiddleware on / bare, SDK defaults",
+  values: ratios(ourCachedTimes, bareTimes),
+  digits: 3
+})
 reportRatio({ label: "Resilience.send / bare send", ratios: ratios(ourTimes, bareTimes), target: 1.10 })
 printVerdicts("core in-process bench")
 bare.destroy()
+bareCached.destroy()

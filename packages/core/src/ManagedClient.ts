@@ -264,6 +264,8 @@ export const make = <C extends { destroy(): void }>(
       Effect.gen(function*() {
         const identity = next.toSdk()
         const client = yield* build(configFor(identity, yield* credentials.clockOffset, pool))
+        // With the SDK's handler cache on (`cacheMiddleware: true`), calls hand the pool their signals through it.
+        ConnectionPool.carryCallSignals(client)
         const entry: Entry<C> = {
           client,
           generation: next.generation,

@@ -28,8 +28,9 @@ import * as RetryPolicy from "./RetryPolicy.js"
 
 /**
  * One operation on a client: its name, and how to run it given an abort signal. Hand the signal to the SDK with
- * `client.send(command, Resilience.sendOptions(signal))`: through a managed client's connection pool only the
- * request handler sees it, which is what interrupting the call needs and costs the SDK nothing per call.
+ * `Resilience.sendCommand(client, command, signal)` (or `client.send(command, Resilience.sendOptions(signal))`):
+ * through a managed client's connection pool only the request handler sees it, which is what interrupting the call
+ * needs and costs the SDK nothing per call, and `sendCommand` also keeps the SDK's handler cache in use.
  *
  * @since 0.1.0
  * @category models
@@ -200,6 +201,8 @@ export const withSpanWhenTraced: {
 class OnabortSignal {
   /** Whether the client sends through a connection pool's view, which takes this signal under `callSignal`. */
   viaPool = false
+  /** Whether the client also carries the signal from a call's arguments to the view (its handler cache is on). */
+  viaArguments = false
   aborted = false
   reason: unknown = undefined
   protected listeners: Array<unknown> | undefined
@@ -252,6 +255,7 @@ const signalFor = (client: unknown): LightAbortSignal | OnabortSignal => {
     ?.handlerProtocol
   const signal = protocol === "http/1.1" || protocol === "h2" ? new OnabortSignal() : new LightAbortSignal()
   signal.viaPool = ConnectionPool.isView(handler)
+  signal.viaArguments = signal.viaPool && ConnectionPool.carriesCallSignals(client)
   return signal
 }
 
@@ -267,6 +271,20 @@ export const sendOptions = (signal: AbortSignal): { readonly abortSignal?: Abort
   signal instanceof OnabortSignal && signal.viaPool
     ? { [ConnectionPool.callSignal]: signal } as { readonly abortSignal?: AbortSignal }
     : { abortSignal: signal }
+
+/**
+ * Sends `command` through `client` with `signal` the cheapest way the client allows: with the SDK's handler cache on
+ * (`cacheMiddleware: true` in the managed client's `clientConfig`) and the client sending through its managed
+ * client's connection pool, as arguments that carry the signal, with no options (the SDK uses its cache only for a
+ * call without options); otherwise with `sendOptions(signal)`. What `send` does; for an `Operation` of your own.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const sendCommand = <O>(client: SdkClient, command: Command<any, O>, signal: AbortSignal): Promise<O> =>
+  signal instanceof OnabortSignal && signal.viaArguments
+    ? client.send(ConnectionPool.callArguments(command, signal))
+    : client.send(command, sendOptions(signal))
 
 // `Effect.tryPromise` with the light signal: interrupting the fiber aborts the request.
 const request = <A>(
@@ -459,7 +477,7 @@ export const send: {
 } = dual(2, <C extends SdkClient, I, O>(self: ManagedClient.ManagedClient<C>, command: Command<I, O>) =>
   execute(self, {
     name: operationName(command),
-    run: (client, signal) => client.send(command, sendOptions(signal)) as Promise<O>
+    run: (client, signal) => sendCommand(client, command, signal)
   }))
 
 /**

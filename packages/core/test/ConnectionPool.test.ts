@@ -1,7 +1,8 @@
 import { DescribeLimitsCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb"
 import { assert, describe, it } from "@effect/vitest"
 import { NodeHttpHandler } from "@smithy/node-http-handler"
-import { Effect, Fiber, Scope } from "effect"
+import { HttpResponse } from "@smithy/protocol-http"
+import { Effect, Exit, FastCheck as fc, Fiber, Runtime, Scope, TestClock } from "effect"
 import * as Http from "node:http"
 import { Credentials, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
 import * as ConnectionPool from "../src/internal/connectionPool.js"
@@ -175,4 +176,111 @@ describe("a call's abort signal goes to the request handler only", () => {
       assert.strictEqual(handed.length, 1)
       assert.strictEqual(options.abortSignal, options[ConnectionPool.callSignal], "the handler gets it as abortSignal")
     }))
+})
+
+// The SDK uses its handler cache (`cacheMiddleware: true`) only for a call without options: the signal rides in the
+// call's arguments instead, and the pool's view takes it from the request.
+describe("with the SDK's handler cache on", () => {
+  const cached = (config: ManagedClient.ClientConfig) => new DynamoDBClient({ cacheMiddleware: true, ...config })
+  // A command that counts how often the SDK resolves a middleware stack for it.
+  const counted = <C extends { resolveMiddleware: (...args: Array<any>) => unknown }>(
+    resolved: { count: number },
+    command: C
+  ): C => {
+    const resolve = command.resolveMiddleware
+    command.resolveMiddleware = function(this: C, ...args: Array<unknown>) {
+      resolved.count++
+      return resolve.apply(this, args)
+    }
+    return command
+  }
+
+  it.live("calls go through the cache, and interrupting a call still aborts its request", () =>
+    Effect.gen(function*() {
+      const { endpoint, heldCount, stats, until } = yield* server
+      const managed = yield* managedOn(endpoint, cached)
+      const resolved = { count: 0 }
+      for (let i = 0; i < 3; i++) yield* Resilience.send(managed, counted(resolved, new DescribeLimitsCommand({})))
+      assert.strictEqual(resolved.count, 1, "the stack was resolved for the first command only")
+      const call = yield* Effect.fork(Resilience.send(managed, getItem))
+      yield* until(() => heldCount() === 1)
+      yield* Fiber.interrupt(call)
+      // The server sees the held request's connection close: the handler had the call's signal.
+      yield* until(() => stats.closed === 1)
+    }).pipe(Effect.scoped))
+
+  // The cached handler shares one context among all its calls: each call's signal must reach its own request.
+  it.effect.prop(
+    "among concurrent calls, exactly the interrupted ones have their requests aborted, the others succeed",
+    [fc.array(
+      fc.record({
+        hold: fc.integer({ min: 2, max: 100 }),
+        interruptAt: fc.option(fc.integer({ min: 1, max: 99 }), { nil: undefined })
+      }),
+      { minLength: 1, maxLength: 30 }
+    )],
+    ([calls]) =>
+      Effect.scoped(Effect.gen(function*() {
+        const runtime = yield* Effect.runtime<never>()
+        const aborted = new Set<number>()
+        // A request handler that answers each GetItem after its call's hold (the key is the call's index), in test
+        // time, and records which requests were aborted.
+        const requestHandler = {
+          handle: (request: { body?: unknown }, options?: { abortSignal?: AbortSignal }) =>
+            new Promise((resolve, reject) => {
+              const body = typeof request.body === "string" ? request.body : Buffer.from(request.body as Uint8Array)
+              const key = Number(JSON.parse(String(body)).Key?.id?.S ?? -1)
+              const answer = () =>
+                resolve({
+                  response: new HttpResponse({
+                    statusCode: 200,
+                    headers: { "content-type": "application/x-amz-json-1.0" },
+                    body: Buffer.from("{}")
+                  })
+                })
+              if (key < 0) return answer()
+              const cancel = Runtime.runCallback(runtime)(Effect.sleep(calls[key]!.hold), { onExit: answer })
+              options?.abortSignal?.addEventListener("abort", () => {
+                aborted.add(key)
+                cancel()
+                reject(Object.assign(new Error("aborted"), { name: "AbortError" }))
+              })
+            }),
+          updateHttpClientConfig: () => {},
+          httpHandlerConfigs: () => ({})
+        }
+        const managed = yield* managedOn(
+          "http://127.0.0.1:1",
+          (config) => new DynamoDBClient({ requestHandler, cacheMiddleware: true, ...config })
+        )
+        const resolved = { count: 0 }
+        yield* Resilience.send(managed, counted(resolved, new DescribeLimitsCommand({})))
+        const fibers = yield* Effect.forEach(calls, (_, i) =>
+          Effect.fork(
+            Resilience.send(
+              managed,
+              counted(resolved, new GetItemCommand({ TableName: "t", Key: { id: { S: String(i) } } }))
+            ).pipe(
+              Effect.provide(RetryPolicy.layer({ maxAttempts: 1 }))
+            )
+          ))
+        // Interrupted strictly before the request ends, or not at all.
+        const interrupted = new Set(
+          calls.flatMap(({ hold, interruptAt }, i) => interruptAt !== undefined && interruptAt < hold ? [i] : [])
+        )
+        yield* Effect.forEach(
+          interrupted,
+          (i) => Effect.fork(Effect.delay(Fiber.interrupt(fibers[i]!), calls[i]!.interruptAt!)),
+          { discard: true }
+        )
+        yield* TestClock.adjust("200 millis")
+        const exits = yield* Effect.forEach(fibers, Fiber.await)
+        assert.deepStrictEqual([...aborted].sort((a, b) => a - b), [...interrupted].sort((a, b) => a - b))
+        exits.forEach((exit, i) =>
+          assert.strictEqual(Exit.isSuccess(exit), !interrupted.has(i), `call ${i} ended as it should`)
+        )
+        assert.strictEqual(resolved.count, 2, "the stack was resolved once per command class")
+      })),
+    { fastCheck: { numRuns: 50 } }
+  )
 })

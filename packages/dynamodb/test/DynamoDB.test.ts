@@ -1,5 +1,6 @@
 import { AwsError, Credentials, CredentialsProvider } from "@aws-resilience/core"
 import { GroundTruth, LocalAws } from "@aws-resilience/testkit"
+import { PutItemCommand } from "@aws-sdk/client-dynamodb"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { HttpResponse } from "@smithy/protocol-http"
 import { Effect, Layer, Redacted } from "effect"
@@ -7,28 +8,41 @@ import { Readable } from "node:stream"
 import { DynamoDB, DynamoDBError } from "../src/index.js"
 import { Live, newTable } from "./fixtures.js"
 
+const operations = Effect.gen(function*() {
+  const table = yield* newTable("ops")
+  yield* DynamoDB.putItem({ TableName: table, Item: { id: { S: "a" }, n: { N: "1" } } })
+  yield* DynamoDB.updateItem({
+    TableName: table,
+    Key: { id: { S: "a" } },
+    UpdateExpression: "SET n = n + :one",
+    ExpressionAttributeValues: { ":one": { N: "1" } }
+  })
+  const got = yield* DynamoDB.getItem({ TableName: table, Key: { id: { S: "a" } } })
+  assert.strictEqual(got.Item?.n?.N, "2")
+  const queried = yield* DynamoDB.query({
+    TableName: table,
+    KeyConditionExpression: "id = :id",
+    ExpressionAttributeValues: { ":id": { S: "a" } }
+  })
+  assert.strictEqual(queried.Count, 1)
+  yield* DynamoDB.deleteItem({ TableName: table, Key: { id: { S: "a" } } })
+  assert.strictEqual((yield* DynamoDB.scan({ TableName: table })).Count, 0)
+})
+
 layer(Live, { excludeTestServices: true })("DynamoDB against the local stack", (it) => {
-  it.effect("puts, gets, updates, queries, scans and deletes", () =>
+  it.effect("puts, gets, updates, queries, scans and deletes", () => operations)
+
+  // Calls then hand their signals to the pool in their arguments, through the SDK's cached handlers.
+  it.effect("the same with the SDK's handler cache on (cacheMiddleware)", () =>
     Effect.gen(function*() {
-      const table = yield* newTable("ops")
-      yield* DynamoDB.putItem({ TableName: table, Item: { id: { S: "a" }, n: { N: "1" } } })
-      yield* DynamoDB.updateItem({
-        TableName: table,
-        Key: { id: { S: "a" } },
-        UpdateExpression: "SET n = n + :one",
-        ExpressionAttributeValues: { ":one": { N: "1" } }
-      })
-      const got = yield* DynamoDB.getItem({ TableName: table, Key: { id: { S: "a" } } })
-      assert.strictEqual(got.Item?.n?.N, "2")
-      const queried = yield* DynamoDB.query({
-        TableName: table,
-        KeyConditionExpression: "id = :id",
-        ExpressionAttributeValues: { ":id": { S: "a" } }
-      })
-      assert.strictEqual(queried.Count, 1)
-      yield* DynamoDB.deleteItem({ TableName: table, Key: { id: { S: "a" } } })
-      assert.strictEqual((yield* DynamoDB.scan({ TableName: table })).Count, 0)
-    }))
+      yield* operations
+      // The SDK kept the handler it resolved for PutItem: the calls went through its cache.
+      const managed = yield* DynamoDB.DynamoDB
+      const cached = yield* managed.use((client) =>
+        Effect.sync(() => (client as unknown as { handlers?: WeakMap<object, unknown> }).handlers?.has(PutItemCommand))
+      )
+      assert.isTrue(cached)
+    }).pipe(Effect.provide(DynamoDB.layerConfig({ clientConfig: { cacheMiddleware: true } }))))
 
   it.effect("a failed condition has its own tag", () =>
     Effect.gen(function*() {

@@ -3,6 +3,7 @@
  */
 import { type AwsError, Credentials, CredentialsProvider } from "@aws-resilience/core"
 import { LocalAws } from "@aws-resilience/testkit"
+import { SendMessageCommand } from "@aws-sdk/client-sqs"
 import { assert, it, layer } from "@effect/vitest"
 import { Config, ConfigProvider, Context, Effect, Layer, Redacted, Schema } from "effect"
 import * as EventQueue from "../src/EventQueue.js"
@@ -23,37 +24,56 @@ it.effect("layerConfig without a region fails with a ConfigurationError naming A
   }))
 
 layer(LocalAws.layerWithEnv(), { excludeTestServices: true })("SQS", (it) => {
-  it.effect("the thin operations, through an explicit endpoint", () =>
-    Effect.gen(function*() {
-      const stack = yield* LocalAws.LocalAws
-      const name = unique("ops")
-      const { QueueUrl } = yield* SQS.createQueue({ QueueName: name })
-      assert.strictEqual((yield* SQS.getQueueUrl({ QueueName: name })).QueueUrl, QueueUrl)
-      const sent = yield* SQS.sendMessage({ QueueUrl, MessageBody: "hello" })
-      const batch = yield* SQS.sendMessageBatch({
-        QueueUrl,
-        Entries: [{ Id: "a", MessageBody: "a" }, { Id: "b", MessageBody: "b" }]
-      })
-      assert.strictEqual(batch.Successful?.length, 2)
-      const received = yield* SQS.receiveMessage({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 })
-      const messages = received.Messages ?? []
-      assert.sameMembers(messages.map((m) => m.Body), ["hello", "a", "b"])
-      assert.include(messages.map((m) => m.MessageId), sent.MessageId)
-      const [first, ...rest] = messages
-      yield* SQS.changeMessageVisibility({ QueueUrl, ReceiptHandle: first!.ReceiptHandle, VisibilityTimeout: 0 })
-      for (const message of rest) yield* SQS.deleteMessage({ QueueUrl, ReceiptHandle: message.ReceiptHandle })
-      const again = yield* SQS.receiveMessage({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 })
-      assert.deepStrictEqual(again.Messages?.map((m) => m.Body), [first!.Body])
-      assert.strictEqual((yield* SQS.SQS).region, stack.region)
-    }).pipe(
-      Effect.provide(
-        Effect.map(LocalAws.LocalAws, (stack) => SQS.layer({ region: stack.region, endpoint: stack.endpoints.sqs }))
-          .pipe(
-            Layer.unwrapEffect,
-            Layer.provide(Credentials.layer())
+  // With the SDK's handler cache on, calls hand their signals to the pool in their arguments, through the SDK's
+  // cached handlers (and its SQS middleware, which checks the messages' MD5 digests).
+  for (const cacheMiddleware of [false, true]) {
+    it.effect(
+      `the thin operations, through an explicit endpoint${cacheMiddleware ? ", with the handler cache on" : ""}`,
+      () =>
+        Effect.gen(function*() {
+          const stack = yield* LocalAws.LocalAws
+          const name = unique("ops")
+          const { QueueUrl } = yield* SQS.createQueue({ QueueName: name })
+          assert.strictEqual((yield* SQS.getQueueUrl({ QueueName: name })).QueueUrl, QueueUrl)
+          const sent = yield* SQS.sendMessage({ QueueUrl, MessageBody: "hello" })
+          const batch = yield* SQS.sendMessageBatch({
+            QueueUrl,
+            Entries: [{ Id: "a", MessageBody: "a" }, { Id: "b", MessageBody: "b" }]
+          })
+          assert.strictEqual(batch.Successful?.length, 2)
+          const received = yield* SQS.receiveMessage({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 })
+          const messages = received.Messages ?? []
+          assert.sameMembers(messages.map((m) => m.Body), ["hello", "a", "b"])
+          assert.include(messages.map((m) => m.MessageId), sent.MessageId)
+          const [first, ...rest] = messages
+          yield* SQS.changeMessageVisibility({ QueueUrl, ReceiptHandle: first!.ReceiptHandle, VisibilityTimeout: 0 })
+          for (const message of rest) yield* SQS.deleteMessage({ QueueUrl, ReceiptHandle: message.ReceiptHandle })
+          const again = yield* SQS.receiveMessage({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 })
+          assert.deepStrictEqual(again.Messages?.map((m) => m.Body), [first!.Body])
+          assert.strictEqual((yield* SQS.SQS).region, stack.region)
+          // With the cache on, the SDK kept the handler it resolved for SendMessage.
+          const cached = yield* (yield* SQS.SQS).use((client) =>
+            Effect.sync(() =>
+              (client as unknown as { handlers?: WeakMap<object, unknown> }).handlers?.has(SendMessageCommand) === true
+            )
           )
-      )
-    ))
+          assert.strictEqual(cached, cacheMiddleware)
+        }).pipe(
+          Effect.provide(
+            Effect.map(LocalAws.LocalAws, (stack) =>
+              SQS.layer({
+                region: stack.region,
+                endpoint: stack.endpoints.sqs,
+                clientConfig: { cacheMiddleware }
+              }))
+              .pipe(
+                Layer.unwrapEffect,
+                Layer.provide(Credentials.layer())
+              )
+          )
+        )
+    )
+  }
 
   it.effect("a missing queue is a ServiceError with its code", () =>
     Effect.gen(function*() {

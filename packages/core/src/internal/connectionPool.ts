@@ -48,11 +48,18 @@ export const isView = (handler: unknown): boolean =>
 export const view = (handler: Handler): Handler => {
   const shown: Handler = {
     handle: (request, options?: SignalOptions) => {
-      const signal = options?.[callSignal]
-      if (signal !== undefined) {
-        if (signal.aborted) return Promise.reject(abortError(signal.reason))
+      const sent = options?.[callSignal]
+      if (sent !== undefined) {
+        if (sent.aborted) return Promise.reject(abortError(sent.reason))
         // The options are the call's own object (`client.send`'s second argument), made for this call.
-        options!.abortSignal = signal
+        options!.abortSignal = sent
+        return handler.handle(request, options)
+      }
+      const carried = (request as { readonly [callSignal]?: SignalOptions["abortSignal"] } | null)?.[callSignal]
+      if (carried !== undefined) {
+        if (carried.aborted) return Promise.reject(abortError(carried.reason))
+        // A cached handler passes every call the same options object: this call's are a copy.
+        return handler.handle(request, { ...options, abortSignal: carried })
       }
       return handler.handle(request, options)
     },
@@ -66,6 +73,72 @@ export const view = (handler: Handler): Handler => {
   views.add(shown)
   return shown
 }
+
+const carrying = new WeakSet<object>()
+
+/**
+ * For a client that caches its middleware per command class (the SDK's `cacheMiddleware: true`), which `send`s
+ * only calls without options through its cache: adds the innermost middleware that moves a call's signal from the
+ * call's arguments (`callArguments`) onto the request it sends, where the view takes it. Returns whether the
+ * client now carries signals that way (a client sending through a view, with `cacheMiddleware` on).
+ */
+export const carryCallSignals = (client: unknown): boolean => {
+  const sdk = client as {
+    readonly config?: { readonly cacheMiddleware?: unknown; readonly requestHandler?: unknown }
+    readonly middlewareStack?: { add(middleware: unknown, options: unknown): void }
+  }
+  if (sdk?.config?.cacheMiddleware !== true || !isView(sdk.config.requestHandler)) return false
+  if (typeof sdk.middlewareStack?.add !== "function") return false
+  if (carrying.has(sdk)) return true
+  sdk.middlewareStack.add(
+    (next: (args: unknown) => unknown) => (args: { readonly [callSignal]?: unknown; readonly request?: unknown }) => {
+      const signal = args[callSignal]
+      // The request is this attempt's own (serialized and signed for it).
+      if (signal !== undefined && typeof args.request === "object" && args.request !== null) {
+        ;(args.request as Record<symbol, unknown>)[callSignal] = signal
+      }
+      return next(args)
+    },
+    { step: "deserialize", priority: "low", name: "awsResilienceCallSignal", override: true }
+  )
+  carrying.add(sdk)
+  return true
+}
+
+/** Whether `client` carries a call's signal from its arguments (`carryCallSignals`). */
+export const carriesCallSignals = (client: unknown): boolean =>
+  typeof client === "object" && client !== null && carrying.has(client)
+
+// Shared by every call's arguments: what `client.send` asks of a command the first time it meets its class.
+function resolveMiddleware(this: CallArguments, ...args: Array<unknown>): unknown {
+  return this[commandOf].resolveMiddleware(...args)
+}
+
+const commandOf: unique symbol = Symbol.for("@aws-resilience/core/ConnectionPool/commandOf")
+
+interface CallArguments {
+  readonly constructor: unknown
+  readonly input: unknown
+  readonly resolveMiddleware: typeof resolveMiddleware
+  readonly [commandOf]: { resolveMiddleware(...args: Array<unknown>): unknown }
+  readonly [callSignal]: unknown
+}
+
+/**
+ * What to `send` a command as, on a client that carries call signals: the command's class (the key of the SDK's
+ * handler cache) and input, with the call's signal, in an object of one shape for every call. The SDK hands it to
+ * the cached handler as the call's arguments; the middleware of `carryCallSignals` takes the signal from there.
+ */
+export const callArguments = (
+  command: { readonly input: unknown; resolveMiddleware(...args: Array<any>): unknown },
+  signal: unknown
+): CallArguments => ({
+  constructor: command.constructor,
+  input: command.input,
+  resolveMiddleware,
+  [commandOf]: command,
+  [callSignal]: signal
+})
 
 // What the SDK's handlers reject an aborted request with.
 const abortError = (reason: unknown): Error =>
