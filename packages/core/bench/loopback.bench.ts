@@ -45,12 +45,16 @@ const command = () =>
   new PutItemCommand({ TableName: "bench", Item: { id: { S: "1" }, payload: { S: "x".repeat(200) } } })
 
 const bare = new DynamoDBClient({ region, endpoint, credentials, maxAttempts: 1 })
+// With the SDK's handler cache on (`cacheMiddleware: true`): information, for callers who turn it on.
+const bareCached = new DynamoDBClient({ region, endpoint, credentials, maxAttempts: 1, cacheMiddleware: true })
 
-const timeBare = async () => {
+const timeBareOn = (client: DynamoDBClient) => async () => {
   const start = performance.now()
-  for (let i = 0; i < calls; i++) await bare.send(command())
+  for (let i = 0; i < calls; i++) await client.send(command())
   return (performance.now() - start) / calls
 }
+const timeBare = timeBareOn(bare)
+const timeBareCached = timeBareOn(bareCached)
 
 // Informational variants: where the floor of any Effect wrapper lies, and what handing the SDK any abort signal costs.
 const timeEffect = (send: () => Promise<unknown>) => msPerCall(calls, () => Effect.tryPromise(send))
@@ -78,14 +82,22 @@ const program = Effect.gen(function*() {
     endpoint,
     build: (config) => new DynamoDBClient(config)
   })
+  const managedCached = yield* ManagedClient.make({
+    service: "dynamodb",
+    region,
+    endpoint,
+    build: (config) => new DynamoDBClient({ cacheMiddleware: true, ...config })
+  })
   const timeOurs = msPerCall(calls, () => Resilience.send(managed, command()))
+  const timeOursCached = msPerCall(calls, () => Resilience.send(managedCached, command()))
+  const none = { bare: [], floor: [], signal: [], interruptible: [], ours: [], bareCached: [], oursCached: [] }
   if (only === "ours") {
     yield* timeOurs
-    return { bare: [], floor: [], signal: [], interruptible: [], ours: [yield* timeOurs] }
+    return { ...none, ours: [yield* timeOurs] }
   }
   if (only === "bare") {
     yield* Effect.promise(timeBare)
-    return { bare: [yield* Effect.promise(timeBare)], floor: [], signal: [], interruptible: [], ours: [] }
+    return { ...none, bare: [yield* Effect.promise(timeBare)] }
   }
   const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
   // Warm-up of both paths (sockets, JIT), then alternating measured rounds.
@@ -95,6 +107,8 @@ const program = Effect.gen(function*() {
     yield* timeSignal
     yield* timeInterruptible
     yield* timeOurs
+    yield* Effect.promise(timeBareCached)
+    yield* timeOursCached
   }
   return yield* Effect.promise(() =>
     alternate(rounds, {
@@ -102,7 +116,9 @@ const program = Effect.gen(function*() {
       floor: () => runPromise(timeFloor),
       signal: () => runPromise(timeSignal),
       interruptible: () => runPromise(timeInterruptible),
-      ours: () => runPromise(timeOurs)
+      ours: () => runPromise(timeOurs),
+      bareCached: timeBareCached,
+      oursCached: () => runPromise(timeOursCached)
     })
   )
 }).pipe(provideBench)
@@ -110,6 +126,8 @@ const program = Effect.gen(function*() {
 try {
   const {
     bare: bareTimes,
+    bareCached: bareCachedTimes,
+    oursCached: ourCachedTimes,
     floor: floorTimes,
     interruptible: interruptibleTimes,
     ours: ourTimes,
@@ -146,10 +164,21 @@ try {
       values: ratios(ourTimes, interruptibleTimes),
       digits: 3
     })
+    reportInfo({
+      label: "cacheMiddleware on both: ours / bare",
+      values: ratios(ourCachedTimes, bareCachedTimes),
+      digits: 3
+    })
+    reportInfo({
+      label: "ours, cacheMiddleware on / bare, SDK defaults",
+      values: ratios(ourCachedTimes, bareTimes),
+      digits: 3
+    })
     reportRatio({ label: "Resilience.send / bare send", ratios: ratios(ourTimes, bareTimes), target: 1.05 })
     printVerdicts("core loopback bench")
   }
 } finally {
   bare.destroy()
+  bareCached.destroy()
   server.disconnect()
 }
