@@ -18,11 +18,15 @@ export const ensureTable = (table: string) =>
     BillingMode: "PAY_PER_REQUEST"
   })
 
-/** A bare `DynamoDBClient` on the stack's current credentials, with our clients' settings; destroyed with the scope. */
-export const bareClient = (stack: StackProcess) =>
+/**
+ * A bare `DynamoDBClient` on the stack's current credentials, with our clients' settings (and `settings`);
+ * destroyed with the scope.
+ */
+export const bareClient = (stack: StackProcess, settings: { readonly cacheMiddleware?: boolean } = {}) =>
   Effect.acquireRelease(
     Effect.map(Effect.promise(stack.credentials), (credentials) =>
       new DynamoDBClient({
+        ...settings,
         region: stack.region,
         endpoint: stack.endpoints.dynamodb,
         credentials,

@@ -12,7 +12,7 @@
  *   node ../../bench/lib/run.mjs bench/concurrency.bench.ts --floor 1   (also interruptible Effect callers, bare client)
  */
 import { PutItemCommand, type PutItemCommandInput } from "@aws-sdk/client-dynamodb"
-import { Effect, Runtime } from "effect"
+import { Effect, Layer, Runtime } from "effect"
 import { interruptibleSend } from "../../../bench/lib/floors.mjs"
 import { startStack } from "../../../bench/lib/stackProcess.mjs"
 import {
@@ -36,6 +36,9 @@ const warmup = option("warmup", 1) * 1000
 const only = stringOption("only", "")
 // `--floor 1`: a third phase per round, Effect callers around the bare client, interruptible as ours are.
 const floor = option("floor", 0) === 1
+// `--cache 1`: two more phases per round, the bare client and ours with the SDK's handler cache on
+// (`cacheMiddleware: true`); information, not judged.
+const cache = option("cache", 0) === 1
 
 const table = "bench"
 // Keys cycle over as many items as there are callers: the table does not grow with the run.
@@ -78,15 +81,18 @@ stack.useEnv()
 const program = Effect.gen(function*() {
   yield* ensureTable(table)
   const bare = yield* bareClient(stack)
+  const bareCached = yield* bareClient(stack, { cacheMiddleware: true })
+  // Ours with the cache on: one more managed client, built once (its connections stay warm between phases).
+  const cachedLayer = yield* Layer.build(DynamoDB.layerConfig({ clientConfig: { cacheMiddleware: true } }))
 
   // Only calls that end within the phase count; the phase ends when the last caller has returned.
-  const barePhase = async (millis: number): Promise<Phase> => {
+  const barePhase = async (millis: number, client = bare): Promise<Phase> => {
     const deadline = performance.now() + millis
     const phase = { completed: 0, failed: 0, latencies: [] as Array<number> }
     const caller = async () => {
       while (performance.now() < deadline) {
         const start = performance.now()
-        const ok = await bare.send(new PutItemCommand(input())).then(() => true, () => false)
+        const ok = await client.send(new PutItemCommand(input())).then(() => true, () => false)
         if (!record(phase, deadline, start, ok)) break
       }
     }
@@ -112,6 +118,8 @@ const program = Effect.gen(function*() {
       )
     })
   const ourPhase = (millis: number) => effectPhase(millis, () => DynamoDB.putItem(input()))
+  const ourCachedPhase = (millis: number) =>
+    effectPhase(millis, () => DynamoDB.putItem(input())).pipe(Effect.provide(cachedLayer))
   const floorPhase = (millis: number) =>
     effectPhase(millis, () => interruptibleSend(() => bare.send(new PutItemCommand(input()))))
 
@@ -119,7 +127,13 @@ const program = Effect.gen(function*() {
   if (only === "" || only === "bare") yield* Effect.promise(() => barePhase(warmup))
   if (only === "" || only === "ours") yield* ourPhase(warmup)
   if (only === "floor") yield* floorPhase(warmup)
-  const phases = { bare: [] as Array<Phase>, ours: [] as Array<Phase>, floor: [] as Array<Phase> }
+  const phases = {
+    bare: [] as Array<Phase>,
+    ours: [] as Array<Phase>,
+    floor: [] as Array<Phase>,
+    bareCached: [] as Array<Phase>,
+    oursCached: [] as Array<Phase>
+  }
   const variants: Record<string, () => Promise<number>> = {
     bare: async () => {
       if (only === "" || only === "bare") phases.bare.push(await barePhase(duration))
@@ -133,6 +147,18 @@ const program = Effect.gen(function*() {
   if ((floor && only === "") || only === "floor") {
     variants.floor = async () => {
       phases.floor.push(await runPromise(floorPhase(duration)))
+      return 0
+    }
+  }
+  if (cache && only === "") {
+    yield* Effect.promise(() => barePhase(warmup, bareCached))
+    yield* ourCachedPhase(warmup)
+    variants.bareCached = async () => {
+      phases.bareCached.push(await barePhase(duration, bareCached))
+      return 0
+    }
+    variants.oursCached = async () => {
+      phases.oursCached.push(await runPromise(ourCachedPhase(duration)))
       return 0
     }
   }
@@ -167,6 +193,25 @@ try {
     reportInfo({
       label: "throughput ours / floor",
       values: ratios(throughput(phases.ours), throughput(phases.floor)),
+      digits: 3
+    })
+  }
+  if (cache) {
+    reportInfo({ label: "cacheMiddleware on: bare (calls/s)", values: throughput(phases.bareCached), digits: 0 })
+    reportInfo({ label: "cacheMiddleware on: ours (calls/s)", values: throughput(phases.oursCached), digits: 0 })
+    reportInfo({
+      label: "cacheMiddleware on both: throughput ours / bare",
+      values: ratios(throughput(phases.oursCached), throughput(phases.bareCached)),
+      digits: 3
+    })
+    reportInfo({
+      label: "ours, cacheMiddleware on / bare, SDK defaults",
+      values: ratios(throughput(phases.oursCached), throughput(phases.bare)),
+      digits: 3
+    })
+    reportInfo({
+      label: "cacheMiddleware on both: p99 ours / bare",
+      values: ratios(p99(phases.oursCached), p99(phases.bareCached)),
       digits: 3
     })
   }
