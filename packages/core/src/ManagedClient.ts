@@ -452,7 +452,10 @@ export interface ClientOptions<SdkConfig> {
   readonly budget?: RetryBudget.Options | undefined
   /** See `Options.drainTimeout`. Default 10 seconds. */
   readonly drainTimeout?: Duration.DurationInput | undefined
-  /** Anything else for the SDK client, e.g. a `requestHandler` with its own timeouts. */
+  /**
+   * Anything else for the SDK client, e.g. a `requestHandler` with its own timeouts, or `cacheMiddleware: true`
+   * (the SDK's handler cache, which calls through `Resilience` keep in use: see `Resilience.sendCommand`).
+   */
   readonly clientConfig?: SdkConfig | undefined
 }
 
