@@ -4,6 +4,7 @@
  */
 import { Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import type * as Scope from "effect/Scope"
+import { ratios, reportInfo } from "../../../bench/lib/stats.mjs"
 import { Credentials, CredentialsProvider, RetryPolicy } from "../src/index.js"
 
 export const credentials = { accessKeyId: "AKIABENCHMARK0000", secretAccessKey: "bench-secret" }
@@ -33,3 +34,25 @@ export const msPerCall = <E, R>(calls: number, next: () => Effect.Effect<unknown
     for (let i = 0; i < calls; i++) yield* next()
     return (performance.now() - start) / calls
   })
+
+/**
+ * Prints the variants with the SDK's handler cache on (`cacheMiddleware: true`), per round in ms per call: ours
+ * against the bare client with it on too, and against the bare client with the SDK's defaults (information).
+ */
+export const reportCached = (times: {
+  readonly bare: ReadonlyArray<number>
+  readonly bareCached: ReadonlyArray<number>
+  readonly oursCached: ReadonlyArray<number>
+}): void => {
+  reportInfo({ label: "cacheMiddleware on both: bare (µs/call)", values: times.bareCached.map((ms) => ms * 1000) })
+  reportInfo({
+    label: "cacheMiddleware on both: ours / bare",
+    values: ratios(times.oursCached, times.bareCached),
+    digits: 3
+  })
+  reportInfo({
+    label: "ours, cacheMiddleware on / bare, SDK defaults",
+    values: ratios(times.oursCached, times.bare),
+    digits: 3
+  })
+}

@@ -25,7 +25,7 @@ import {
   stringOption
 } from "../../../bench/lib/stats.mjs"
 import { ManagedClient, Resilience } from "../src/index.js"
-import { credentials, msPerCall, provideBench } from "./benchLayer.js"
+import { credentials, msPerCall, provideBench, reportCached } from "./benchLayer.js"
 
 const calls = option("calls", 300)
 const rounds = option("rounds", 30)
@@ -164,16 +164,7 @@ try {
       values: ratios(ourTimes, interruptibleTimes),
       digits: 3
     })
-    reportInfo({
-      label: "cacheMiddleware on both: ours / bare",
-      values: ratios(ourCachedTimes, bareCachedTimes),
-      digits: 3
-    })
-    reportInfo({
-      label: "ours, cacheMiddleware on / bare, SDK defaults",
-      values: ratios(ourCachedTimes, bareTimes),
-      digits: 3
-    })
+    reportCached({ bare: bareTimes, bareCached: bareCachedTimes, oursCached: ourCachedTimes })
     reportRatio({ label: "Resilience.send / bare send", ratios: ratios(ourTimes, bareTimes), target: 1.05 })
     printVerdicts("core loopback bench")
   }

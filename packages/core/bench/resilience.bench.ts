@@ -13,7 +13,7 @@ import { Effect, Runtime } from "effect"
 import { interruptibleSend } from "../../../bench/lib/floors.mjs"
 import { alternate, option, printVerdicts, ratios, reportInfo, reportRatio } from "../../../bench/lib/stats.mjs"
 import { ManagedClient, Resilience } from "../src/index.js"
-import { credentials, msPerCall, provideBench } from "./benchLayer.js"
+import { credentials, msPerCall, provideBench, reportCached } from "./benchLayer.js"
 
 const calls = option("calls", 200)
 const rounds = option("rounds", 60)
@@ -111,17 +111,7 @@ reportInfo({
 })
 reportInfo({ label: "Resilience.send / tryPromise", values: ratios(ourTimes, floorTimes), digits: 3 })
 reportInfo({ label: "Resilience.send / interruptible", values: ratios(ourTimes, interruptibleTimes), digits: 3 })
-reportInfo({ label: "cacheMiddleware on both: bare (µs/call)", values: bareCachedTimes.map((ms) => ms * 1000) })
-reportInfo({
-  label: "cacheMiddleware on both: ours / bare",
-  values: ratios(ourCachedTimes, bareCachedTimes),
-  digits: 3
-})
-reportInfo({
-  label: "ours, cacheMiddleware on / bare, SDK defaults",
-  values: ratios(ourCachedTimes, bareTimes),
-  digits: 3
-})
+reportCached({ bare: bareTimes, bareCached: bareCachedTimes, oursCached: ourCachedTimes })
 reportRatio({ label: "Resilience.send / bare send", ratios: ratios(ourTimes, bareTimes), target: 1.10 })
 printVerdicts("core in-process bench")
 bare.destroy()

@@ -2,11 +2,11 @@ import { DescribeLimitsCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/
 import { assert, describe, it } from "@effect/vitest"
 import { NodeHttpHandler } from "@smithy/node-http-handler"
 import { HttpResponse } from "@smithy/protocol-http"
-import { Effect, Exit, FastCheck as fc, Fiber, Runtime, Scope, TestClock } from "effect"
+import { Effect, Fiber, Scope } from "effect"
 import * as Http from "node:http"
 import { Credentials, ManagedClient, Resilience, RetryPolicy } from "../src/index.js"
 import * as ConnectionPool from "../src/internal/connectionPool.js"
-import { countingProvider } from "./fixtures.js"
+import { countingProvider, heldCalls, heldRequest, interruptSome } from "./fixtures.js"
 
 // A DynamoDB-shaped server: DescribeLimits is answered at once, GetItem held until `release`. It counts the
 // connections it was opened and the ones closed.
@@ -212,13 +212,7 @@ describe("with the SDK's handler cache on", () => {
   // The cached handler shares one context among all its calls: each call's signal must reach its own request.
   it.effect.prop(
     "among concurrent calls, exactly the interrupted ones have their requests aborted, the others succeed",
-    [fc.array(
-      fc.record({
-        hold: fc.integer({ min: 2, max: 100 }),
-        interruptAt: fc.option(fc.integer({ min: 1, max: 99 }), { nil: undefined })
-      }),
-      { minLength: 1, maxLength: 30 }
-    )],
+    [heldCalls],
     ([calls]) =>
       Effect.scoped(Effect.gen(function*() {
         const runtime = yield* Effect.runtime<never>()
@@ -226,26 +220,19 @@ describe("with the SDK's handler cache on", () => {
         // A request handler that answers each GetItem after its call's hold (the key is the call's index), in test
         // time, and records which requests were aborted.
         const requestHandler = {
-          handle: (request: { body?: unknown }, options?: { abortSignal?: AbortSignal }) =>
-            new Promise((resolve, reject) => {
-              const body = typeof request.body === "string" ? request.body : Buffer.from(request.body as Uint8Array)
-              const key = Number(JSON.parse(String(body)).Key?.id?.S ?? -1)
-              const answer = () =>
-                resolve({
-                  response: new HttpResponse({
-                    statusCode: 200,
-                    headers: { "content-type": "application/x-amz-json-1.0" },
-                    body: Buffer.from("{}")
-                  })
-                })
-              if (key < 0) return answer()
-              const cancel = Runtime.runCallback(runtime)(Effect.sleep(calls[key]!.hold), { onExit: answer })
-              options?.abortSignal?.addEventListener("abort", () => {
-                aborted.add(key)
-                cancel()
-                reject(Object.assign(new Error("aborted"), { name: "AbortError" }))
+          handle: (request: { body?: unknown }, options?: { abortSignal?: AbortSignal }) => {
+            const body = typeof request.body === "string" ? request.body : Buffer.from(request.body as Uint8Array)
+            const key = Number(JSON.parse(String(body)).Key?.id?.S ?? -1)
+            const answer = () => ({
+              response: new HttpResponse({
+                statusCode: 200,
+                headers: { "content-type": "application/x-amz-json-1.0" },
+                body: Buffer.from("{}")
               })
-            }),
+            })
+            if (key < 0) return Promise.resolve(answer())
+            return heldRequest(runtime, calls[key]!.hold, options?.abortSignal, answer, () => aborted.add(key))
+          },
           updateHttpClientConfig: () => {},
           httpHandlerConfigs: () => ({})
         }
@@ -264,21 +251,7 @@ describe("with the SDK's handler cache on", () => {
               Effect.provide(RetryPolicy.layer({ maxAttempts: 1 }))
             )
           ))
-        // Interrupted strictly before the request ends, or not at all.
-        const interrupted = new Set(
-          calls.flatMap(({ hold, interruptAt }, i) => interruptAt !== undefined && interruptAt < hold ? [i] : [])
-        )
-        yield* Effect.forEach(
-          interrupted,
-          (i) => Effect.fork(Effect.delay(Fiber.interrupt(fibers[i]!), calls[i]!.interruptAt!)),
-          { discard: true }
-        )
-        yield* TestClock.adjust("200 millis")
-        const exits = yield* Effect.forEach(fibers, Fiber.await)
-        assert.deepStrictEqual([...aborted].sort((a, b) => a - b), [...interrupted].sort((a, b) => a - b))
-        exits.forEach((exit, i) =>
-          assert.strictEqual(Exit.isSuccess(exit), !interrupted.has(i), `call ${i} ended as it should`)
-        )
+        yield* interruptSome(calls, fibers, aborted)
         assert.strictEqual(resolved.count, 2, "the stack was resolved once per command class")
       })),
     { fastCheck: { numRuns: 50 } }

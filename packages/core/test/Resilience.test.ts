@@ -24,7 +24,7 @@ import {
 import * as Http from "node:http"
 import { Credentials, CredentialsProvider, ManagedClient, Metrics, Resilience, RetryPolicy } from "../src/index.js"
 import type { AwsError } from "../src/index.js"
-import { countingProvider, FakeClient, sdkError, settle } from "./fixtures.js"
+import { countingProvider, FakeClient, heldCalls, heldRequest, interruptSome, sdkError, settle } from "./fixtures.js"
 
 const retryableFaults = {
   throttle: () => sdkError("ThrottlingException"),
@@ -325,13 +325,7 @@ describe("Resilience.execute", () => {
   // find each interrupted call's own borrow among all those in flight.
   it.effect.prop(
     "among concurrent calls, exactly the interrupted ones are aborted, and every borrow is given back",
-    [fc.array(
-      fc.record({
-        hold: fc.integer({ min: 2, max: 100 }),
-        interruptAt: fc.option(fc.integer({ min: 1, max: 99 }), { nil: undefined })
-      }),
-      { minLength: 1, maxLength: 30 }
-    )],
+    [heldCalls],
     ([calls]) =>
       Effect.scoped(Effect.gen(function*() {
         const { built, managed } = yield* setup()
@@ -341,31 +335,9 @@ describe("Resilience.execute", () => {
         const fibers = yield* Effect.forEach(calls, ({ hold }, i) =>
           Effect.fork(Resilience.execute(managed, {
             name: "Op",
-            run: (_client, signal) =>
-              new Promise<number>((resolve, reject) => {
-                const cancel = Runtime.runCallback(runtime)(Effect.sleep(hold), { onExit: () => resolve(i) })
-                signal.addEventListener("abort", () => {
-                  aborted.add(i)
-                  cancel()
-                  reject(new Error("aborted"))
-                })
-              })
+            run: (_client, signal) => heldRequest(runtime, hold, signal, () => i, () => aborted.add(i))
           })))
-        // Interrupted strictly before the request ends, or not at all.
-        const interrupted = new Set(
-          calls.flatMap(({ hold, interruptAt }, i) => interruptAt !== undefined && interruptAt < hold ? [i] : [])
-        )
-        yield* Effect.forEach(
-          interrupted,
-          (i) => Effect.fork(Effect.delay(Fiber.interrupt(fibers[i]!), calls[i]!.interruptAt!)),
-          { discard: true }
-        )
-        yield* TestClock.adjust("200 millis")
-        const exits = yield* Effect.forEach(fibers, Fiber.await)
-        assert.deepStrictEqual([...aborted].sort((a, b) => a - b), [...interrupted].sort((a, b) => a - b))
-        exits.forEach((exit, i) =>
-          assert.strictEqual(Exit.isSuccess(exit), !interrupted.has(i), `call ${i} ended as it should`)
-        )
+        yield* interruptSome(calls, fibers, aborted)
         // No borrow is left: after a renewal the old client goes at once.
         yield* managed.renew(1)
         assert.isTrue(built[0]!.destroyed, "the first client had no borrower left")

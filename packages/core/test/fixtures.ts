@@ -3,7 +3,8 @@
  * that counts its calls and runs on Effect's clock. Neither stands in for an AWS service: the SDK's real error
  * handling is exercised in AwsError.test.ts and against real servers in integration.test.ts.
  */
-import { Clock, Duration, Effect, Fiber, Option, Ref, TestClock } from "effect"
+import { assert } from "@effect/vitest"
+import { Clock, Duration, Effect, Exit, FastCheck as fc, Fiber, Option, Ref, Runtime, TestClock } from "effect"
 import type { CredentialsProvider } from "../src/index.js"
 
 export class FakeClient {
@@ -62,4 +63,60 @@ export const settle = <A, E>(fiber: Fiber.Fiber<A, E>, step: Duration.DurationIn
       yield* TestClock.adjust(step)
     }
     return yield* Fiber.join(fiber)
+  })
+
+/** Concurrent calls for a property: how long each one's request is held, and when its call is interrupted, if ever. */
+export const heldCalls = fc.array(
+  fc.record({
+    hold: fc.integer({ min: 2, max: 100 }),
+    interruptAt: fc.option(fc.integer({ min: 1, max: 99 }), { nil: undefined })
+  }),
+  { minLength: 1, maxLength: 30 }
+)
+
+/**
+ * A request held for `hold` ms of the runtime's (test) time, then answered with `answer()`; when `signal` aborts
+ * first, `onAbort` runs and the request fails with an `AbortError`, as the SDK's handlers do.
+ */
+export const heldRequest = <A>(
+  runtime: Runtime.Runtime<never>,
+  hold: number,
+  signal: AbortSignal | undefined,
+  answer: () => A,
+  onAbort: () => void
+): Promise<A> =>
+  new Promise<A>((resolve, reject) => {
+    const cancel = Runtime.runCallback(runtime)(Effect.sleep(hold), { onExit: () => resolve(answer()) })
+    signal?.addEventListener("abort", () => {
+      onAbort()
+      cancel()
+      reject(Object.assign(new Error("aborted"), { name: "AbortError" }))
+    })
+  })
+
+/**
+ * Interrupts the fiber of each call whose `interruptAt` comes strictly before its request ends, lets test time run
+ * past every hold, and checks that exactly those calls had their requests `aborted` and that every other call
+ * succeeded.
+ */
+export const interruptSome = (
+  calls: ReadonlyArray<{ readonly hold: number; readonly interruptAt: number | undefined }>,
+  fibers: ReadonlyArray<Fiber.RuntimeFiber<unknown, unknown>>,
+  aborted: ReadonlySet<number>
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const interrupted = new Set(
+      calls.flatMap(({ hold, interruptAt }, i) => interruptAt !== undefined && interruptAt < hold ? [i] : [])
+    )
+    yield* Effect.forEach(
+      interrupted,
+      (i) => Effect.fork(Effect.delay(Fiber.interrupt(fibers[i]!), calls[i]!.interruptAt!)),
+      { discard: true }
+    )
+    yield* TestClock.adjust("200 millis")
+    const exits = yield* Effect.forEach(fibers, Fiber.await)
+    assert.deepStrictEqual([...aborted].sort((a, b) => a - b), [...interrupted].sort((a, b) => a - b))
+    exits.forEach((exit, i) =>
+      assert.strictEqual(Exit.isSuccess(exit), !interrupted.has(i), `call ${i} ended as it should`)
+    )
   })
