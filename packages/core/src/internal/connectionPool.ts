@@ -89,7 +89,6 @@ export const carryCallSignals = (client: unknown): boolean => {
   }
   if (sdk?.config?.cacheMiddleware !== true || !isView(sdk.config.requestHandler)) return false
   if (typeof sdk.middlewareStack?.add !== "function") return false
-  if (carrying.has(sdk)) return true
   sdk.middlewareStack.add(
     (next: (args: unknown) => unknown) => (args: { readonly [callSignal]?: unknown; readonly request?: unknown }) => {
       const signal = args[callSignal]
