@@ -81,9 +81,6 @@ stack.useEnv()
 const program = Effect.gen(function*() {
   yield* ensureTable(table)
   const bare = yield* bareClient(stack)
-  const bareCached = yield* bareClient(stack, { cacheMiddleware: true })
-  // Ours with the cache on: one more managed client, built once (its connections stay warm between phases).
-  const cachedLayer = yield* Layer.build(DynamoDB.layerConfig({ clientConfig: { cacheMiddleware: true } }))
 
   // Only calls that end within the phase count; the phase ends when the last caller has returned.
   const barePhase = async (millis: number, client = bare): Promise<Phase> => {
@@ -118,8 +115,6 @@ const program = Effect.gen(function*() {
       )
     })
   const ourPhase = (millis: number) => effectPhase(millis, () => DynamoDB.putItem(input()))
-  const ourCachedPhase = (millis: number) =>
-    effectPhase(millis, () => DynamoDB.putItem(input())).pipe(Effect.provide(cachedLayer))
   const floorPhase = (millis: number) =>
     effectPhase(millis, () => interruptibleSend(() => bare.send(new PutItemCommand(input()))))
 
@@ -151,6 +146,11 @@ const program = Effect.gen(function*() {
     }
   }
   if (cache && only === "") {
+    const bareCached = yield* bareClient(stack, { cacheMiddleware: true })
+    // Ours with the cache on: one more managed client, built once (its connections stay warm between phases).
+    const cachedLayer = yield* Layer.build(DynamoDB.layerConfig({ clientConfig: { cacheMiddleware: true } }))
+    const ourCachedPhase = (millis: number) =>
+      effectPhase(millis, () => DynamoDB.putItem(input())).pipe(Effect.provide(cachedLayer))
     yield* Effect.promise(() => barePhase(warmup, bareCached))
     yield* ourCachedPhase(warmup)
     variants.bareCached = async () => {
@@ -183,37 +183,24 @@ try {
   reportInfo({ label: "ours p99 (ms)", values: p99(phases.ours), digits: 0 })
   reportInfo({ label: "bare failed calls", values: phases.bare.map((p) => p.failed), digits: 0 })
   reportInfo({ label: "ours failed calls", values: phases.ours.map((p) => p.failed), digits: 0 })
+  // An informational ratio of two variants' figures, per round.
+  const ratioInfo = (label: string, a: ReadonlyArray<number>, b: ReadonlyArray<number>) =>
+    reportInfo({ label, values: ratios(a, b), digits: 3 })
   if (floor) {
     reportInfo({ label: "interruptible floor (calls/s)", values: throughput(phases.floor), digits: 0 })
-    reportInfo({
-      label: "throughput floor / bare",
-      values: ratios(throughput(phases.floor), throughput(phases.bare)),
-      digits: 3
-    })
-    reportInfo({
-      label: "throughput ours / floor",
-      values: ratios(throughput(phases.ours), throughput(phases.floor)),
-      digits: 3
-    })
+    ratioInfo("throughput floor / bare", throughput(phases.floor), throughput(phases.bare))
+    ratioInfo("throughput ours / floor", throughput(phases.ours), throughput(phases.floor))
   }
   if (cache) {
     reportInfo({ label: "cacheMiddleware on: bare (calls/s)", values: throughput(phases.bareCached), digits: 0 })
     reportInfo({ label: "cacheMiddleware on: ours (calls/s)", values: throughput(phases.oursCached), digits: 0 })
-    reportInfo({
-      label: "cacheMiddleware on both: throughput ours / bare",
-      values: ratios(throughput(phases.oursCached), throughput(phases.bareCached)),
-      digits: 3
-    })
-    reportInfo({
-      label: "ours, cacheMiddleware on / bare, SDK defaults",
-      values: ratios(throughput(phases.oursCached), throughput(phases.bare)),
-      digits: 3
-    })
-    reportInfo({
-      label: "cacheMiddleware on both: p99 ours / bare",
-      values: ratios(p99(phases.oursCached), p99(phases.bareCached)),
-      digits: 3
-    })
+    ratioInfo(
+      "cacheMiddleware on both: throughput ours / bare",
+      throughput(phases.oursCached),
+      throughput(phases.bareCached)
+    )
+    ratioInfo("ours, cacheMiddleware on / bare, SDK defaults", throughput(phases.oursCached), throughput(phases.bare))
+    ratioInfo("cacheMiddleware on both: p99 ours / bare", p99(phases.oursCached), p99(phases.bareCached))
   }
   if (only !== "") console.log(`  ${only} alone: ${sent} calls made in all`)
   if (only === "") {
