@@ -27,6 +27,8 @@ export declare const reportRatio: (options: {
   readonly target: number;
   readonly direction?: Direction;
   readonly digits?: number;
+  /** The floor's ratio against the same baseline, per round: a missed target then says whether it misses too. */
+  readonly floor?: ReadonlyArray<number>;
 }) => boolean;
 export declare const reportValue: (options: {
   readonly label: string;

@@ -208,9 +208,15 @@ try {
       label: "throughput ours / bare",
       ratios: ratios(throughput(phases.ours), throughput(phases.bare)),
       target: 0.97,
-      direction: ">="
+      direction: ">=",
+      ...(floor ? { floor: ratios(throughput(phases.floor), throughput(phases.bare)) } : {})
     })
-    reportRatio({ label: "p99 latency ours / bare", ratios: ratios(p99(phases.ours), p99(phases.bare)), target: 1.10 })
+    reportRatio({
+      label: "p99 latency ours / bare",
+      ratios: ratios(p99(phases.ours), p99(phases.bare)),
+      target: 1.10,
+      ...(floor ? { floor: ratios(p99(phases.floor), p99(phases.bare)) } : {})
+    })
     printVerdicts("dynamodb concurrency bench")
   }
 } finally {
