@@ -16,6 +16,9 @@ export declare const stringOption: (name: string, fallback: string) => string;
 export declare const quantile: (xs: ReadonlyArray<number>, q: number) => number;
 export declare const median: (xs: ReadonlyArray<number>) => number;
 export declare const summarize: (xs: ReadonlyArray<number>) => Summary;
+export declare const medianInterval: (
+  xs: ReadonlyArray<number>,
+) => { readonly low: number; readonly high: number } | undefined;
 export declare const ratios: (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => Array<number>;
 export declare const alternate: <K extends string>(
   rounds: number,

@@ -51,6 +51,25 @@ export const summarize = (xs) => ({
   p75: quantile(xs, 0.75),
 });
 
+/**
+ * A distribution-free confidence interval of the median (at least 95 %): the k-th smallest and k-th largest value,
+ * for the largest k with P(Binomial(n, 1/2) < k) <= 2.5 %. Undefined when there are too few values (under 6).
+ */
+export const medianInterval = (xs) => {
+  const n = xs.length;
+  let below = 0; // P(Binomial(n, 1/2) < k), for k = 0, 1, ...
+  let k = 0;
+  let term = 0.5 ** n; // P(X = 0)
+  while (below + term <= 0.025) {
+    below += term;
+    k++;
+    term = term * (n - k + 1) / k;
+  }
+  if (k === 0) return undefined;
+  const sorted = Float64Array.from(xs).sort();
+  return { low: sorted[k - 1], high: sorted[n - k] };
+};
+
 /** Element-wise `a[i] / b[i]`: the ratio of each round. */
 export const ratios = (a, b) => a.map((x, i) => x / b[i]);
 
@@ -74,9 +93,11 @@ const fixed = (x, digits) => Number.isFinite(x) ? x.toFixed(digits) : String(x);
 
 /**
  * Prints one judged ratio: the median over the rounds, its spread (min-max and interquartile range) and the
- * verdict, and records the verdict for `printVerdicts`. With `floor` (the same ratio, per round, for the floor of any
- * Effect wrapper that aborts its request on interruption, against the same baseline), a missed target also says
- * whether that floor alone misses it: no such wrapper could meet it in this run. Returns whether the target was met.
+ * verdict (by the median), and records the verdict for `printVerdicts`. With 6 rounds or more it also prints a
+ * confidence interval of the median: a target inside it is not settled either way by this run. With `floor` (the
+ * same ratio, per round, for the floor of any Effect wrapper that aborts its request on interruption, against the
+ * same baseline), a missed target also says whether that floor alone misses it: then no such wrapper could have met
+ * it in this run. Returns whether the target was met.
  */
 export const reportRatio = ({ label, ratios: xs, target, direction = "<=", digits = 3, floor }) => {
   const s = summarize(xs);
@@ -87,9 +108,12 @@ export const reportRatio = ({ label, ratios: xs, target, direction = "<=", digit
     ? ""
     : ` (the interruptible floor alone: ${fixed(floorMedian, digits)}x${holds(floorMedian) ? "" : ", not met either"})`;
   verdicts.push({ label, median: s.median, target, direction, met, note });
+  const interval = medianInterval(xs);
   console.log(
     `  ${label.padEnd(46)} ${fixed(s.median, digits)}x  spread ${fixed(s.min, digits)}-${fixed(s.max, digits)}`
-      + ` (IQR ${fixed(s.p25, digits)}-${fixed(s.p75, digits)}, ${s.n} rounds)  target ${direction} ${target}x  `
+      + ` (IQR ${fixed(s.p25, digits)}-${fixed(s.p75, digits)}, ${s.n} rounds`
+      + (interval === undefined ? "" : `; median 95% CI ${fixed(interval.low, digits)}-${fixed(interval.high, digits)}`)
+      + `)  target ${direction} ${target}x  `
       + (met ? "met" : "not met") + note,
   );
   return met;
