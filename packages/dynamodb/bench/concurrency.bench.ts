@@ -55,18 +55,33 @@ interface Phase {
   readonly completed: number
   readonly failed: number
   readonly latencies: Array<number>
+  // Every call that ended, after the deadline too, and the process's CPU time (user and system, µs) over the phase:
+  // the client's CPU per call, which the stack's own noise does not reach.
+  readonly ended: number
+  readonly cpuMicros: number
+}
+
+type Running = { -readonly [K in keyof Phase]: Phase[K] }
+
+const startPhase = (): { readonly phase: Running; readonly end: () => Phase } => {
+  const phase: Running = { completed: 0, failed: 0, latencies: [], ended: 0, cpuMicros: 0 }
+  const cpu = process.cpuUsage()
+  return {
+    phase,
+    end: () => {
+      const used = process.cpuUsage(cpu)
+      phase.cpuMicros = used.user + used.system
+      return phase
+    }
+  }
 }
 
 // Counts a call that has just ended, begun at `start`; false when it ended after the phase's deadline (it does not
 // count then, and its caller stops).
-const record = (
-  phase: { completed: number; failed: number; latencies: Array<number> },
-  deadline: number,
-  start: number,
-  ok: boolean
-): boolean => {
+const record = (phase: Running, deadline: number, start: number, ok: boolean): boolean => {
   const end = performance.now()
   sent++
+  phase.ended++
   if (end > deadline) return false
   if (ok) {
     phase.completed++
@@ -85,7 +100,7 @@ const program = Effect.gen(function*() {
   // Only calls that end within the phase count; the phase ends when the last caller has returned.
   const barePhase = async (millis: number, client = bare): Promise<Phase> => {
     const deadline = performance.now() + millis
-    const phase = { completed: 0, failed: 0, latencies: [] as Array<number> }
+    const { end, phase } = startPhase()
     const caller = async () => {
       while (performance.now() < deadline) {
         const start = performance.now()
@@ -94,14 +109,14 @@ const program = Effect.gen(function*() {
       }
     }
     await Promise.all(Array.from({ length: concurrency }, caller))
-    return phase
+    return end()
   }
   // Callers in Effect fibers, each in the same closed loop around `send`: ours, and (`--floor`) the floor of any
   // Effect wrapper that can abort its request when interrupted, around the bare client's send.
   const effectPhase = <E, R>(millis: number, send: () => Effect.Effect<unknown, E, R>) =>
     Effect.suspend(() => {
       const deadline = performance.now() + millis
-      const phase = { completed: 0, failed: 0, latencies: [] as Array<number> }
+      const { end, phase } = startPhase()
       const caller = Effect.gen(function*() {
         while (performance.now() < deadline) {
           const start = performance.now()
@@ -109,9 +124,9 @@ const program = Effect.gen(function*() {
           if (!record(phase, deadline, start, ok)) break
         }
       })
-      return Effect.as(
+      return Effect.map(
         Effect.all(Array.from({ length: concurrency }, () => caller), { concurrency: "unbounded" }),
-        phase
+        end
       )
     })
   const ourPhase = (millis: number) => effectPhase(millis, () => DynamoDB.putItem(input()))
@@ -171,6 +186,7 @@ try {
   const throughput = (ps: ReadonlyArray<Phase>) => ps.map((p) => p.completed / (duration / 1000))
   const p99 = (ps: ReadonlyArray<Phase>) => ps.map((p) => quantile(p.latencies, 0.99))
   const p50 = (ps: ReadonlyArray<Phase>) => ps.map((p) => quantile(p.latencies, 0.5))
+  const cpuPerCall = (ps: ReadonlyArray<Phase>) => ps.map((p) => p.cpuMicros / p.ended)
   console.log(
     `PutItem, ${concurrency} concurrent callers in a closed loop through one client, against the stack in its own ` +
       `process; ${rounds} alternating rounds of ${duration / 1000} s per variant (median, spread over rounds):`
@@ -186,10 +202,15 @@ try {
   // An informational ratio of two variants' figures, per round.
   const ratioInfo = (label: string, a: ReadonlyArray<number>, b: ReadonlyArray<number>) =>
     reportInfo({ label, values: ratios(a, b), digits: 3 })
+  reportInfo({ label: "client CPU per call, bare (µs)", values: cpuPerCall(phases.bare), digits: 0 })
+  reportInfo({ label: "client CPU per call, ours (µs)", values: cpuPerCall(phases.ours), digits: 0 })
+  ratioInfo("client CPU per call ours / bare", cpuPerCall(phases.ours), cpuPerCall(phases.bare))
   if (floor) {
     reportInfo({ label: "interruptible floor (calls/s)", values: throughput(phases.floor), digits: 0 })
     ratioInfo("throughput floor / bare", throughput(phases.floor), throughput(phases.bare))
     ratioInfo("throughput ours / floor", throughput(phases.ours), throughput(phases.floor))
+    ratioInfo("client CPU per call floor / bare", cpuPerCall(phases.floor), cpuPerCall(phases.bare))
+    ratioInfo("client CPU per call ours / floor", cpuPerCall(phases.ours), cpuPerCall(phases.floor))
   }
   if (cache) {
     reportInfo({ label: "cacheMiddleware on: bare (calls/s)", values: throughput(phases.bareCached), digits: 0 })
