@@ -69,7 +69,10 @@ export interface Options<A, I> {
   readonly visibilityTimeout?: Duration.DurationInput | undefined
   /** Long-polling wait of each receive, at most 20 s. Default 20 s. */
   readonly waitTime?: Duration.DurationInput | undefined
-  /** Largest message, and largest batch, in bytes as SQS counts them. Default `SQS.defaultMaxMessageSize` (256 KiB). */
+  /**
+   * Largest message, and largest batch, in bytes as SQS counts them. Default `SQS.defaultMaxMessageSize` (1 MiB, the
+   * SQS limit); set the queue's `MaximumMessageSize` when it is lower.
+   */
   readonly maxMessageSize?: number | undefined
 }
 

@@ -166,13 +166,14 @@ export const getQueueUrl = (
   Effect.flatMap(SQS, (sqs) => Resilience.send(sqs, new GetQueueUrlCommand(input)))
 
 /**
- * The SQS limit on one message (body plus attributes) and on one batch, 256 KiB: the default `maxMessageSize` of
- * `EventQueue`.
+ * The SQS limit on one message (body plus attributes) and on the sum of one batch's messages, 1 MiB (raised from
+ * 256 KiB in 2025; also the default `MaximumMessageSize` of a new queue): the default `maxMessageSize` of
+ * `EventQueue`. A queue created with a lower `MaximumMessageSize` takes that as its `maxMessageSize`.
  *
  * @since 0.1.0
  * @category limits
  */
-export const defaultMaxMessageSize = 262_144
+export const defaultMaxMessageSize = 1_048_576
 
 /**
  * At most this many entries go in one `SendMessageBatch`, and one `ReceiveMessage` returns at most this many.

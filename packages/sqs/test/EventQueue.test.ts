@@ -138,19 +138,46 @@ layer(StackWithSqs, { excludeTestServices: true })("EventQueue", (it) => {
       const queueUrl = yield* createQueue(unique("oversize"))
       const queue = yield* EventQueue.make({ queueUrl, schema: Order })
       yield* resetStats
-      const event = big("huge", 300_000)
+      // One byte over the limit of SQS, 1 MiB.
+      const limit = 1_048_576
+      assert.strictEqual(SQS.defaultMaxMessageSize, limit)
+      const event = big("huge", limit + 1 - Buffer.byteLength(JSON.stringify(big("huge", 0))))
       const error = yield* Effect.flip(queue.enqueue(event))
       assert.strictEqual(error._tag, "MessageTooLargeError")
       if (error._tag !== "MessageTooLargeError") return
       assert.strictEqual(error.id, "huge")
-      assert.strictEqual(error.size, Buffer.byteLength(JSON.stringify(event)))
-      assert.strictEqual(error.limit, 262_144)
+      assert.strictEqual(error.size, limit + 1)
+      assert.strictEqual(error.limit, limit)
       assert.deepStrictEqual(yield* sqsOutcomes, {})
-      // Just under the limit is accepted.
-      const fits = big("fits", 262_144 - Buffer.byteLength(JSON.stringify(big("fits", 0))))
-      assert.strictEqual(Buffer.byteLength(JSON.stringify(fits)), 262_144)
+      // At the limit is accepted (and above the 256 KiB SQS allowed before 2025).
+      const fits = big("fits", limit - Buffer.byteLength(JSON.stringify(big("fits", 0))))
+      assert.strictEqual(Buffer.byteLength(JSON.stringify(fits)), limit)
       yield* queue.enqueue(fits)
       assert.deepStrictEqual(idsOf(yield* drain(queueUrl)), ["fits"])
+    }))
+
+  it.effect("a queue with a lower MaximumMessageSize: maxMessageSize refuses before sending, SQS refuses once", () =>
+    Effect.gen(function*() {
+      const limit = 262_144
+      const queueUrl = yield* createQueue(unique("small"), { MaximumMessageSize: String(limit) })
+      const event = big("mid", 300_000)
+      yield* resetStats
+      // Told the queue's limit, the queue refuses the event itself, naming its size and the limit.
+      const told = yield* EventQueue.make({ queueUrl, schema: Order, maxMessageSize: limit })
+      const error = yield* Effect.flip(told.enqueue(event))
+      assert.strictEqual(error._tag, "MessageTooLargeError")
+      if (error._tag !== "MessageTooLargeError") return
+      assert.strictEqual(error.limit, limit)
+      assert.deepStrictEqual(yield* sqsOutcomes, {})
+      // Not told, it sends, and SQS's refusal is a typed failure, not retried.
+      const untold = yield* EventQueue.make({ queueUrl, schema: Order })
+      const refused = yield* Effect.flip(untold.enqueue(event))
+      assert.strictEqual(refused._tag, "ServiceError")
+      assert.include(refused.message, "InvalidParameterValue")
+      assert.include(refused.message, String(limit))
+      // One request reached SQS (the gateway passed it on); nothing was stored.
+      assert.deepStrictEqual(yield* sqsOutcomes, { ok: 1 })
+      assert.deepStrictEqual(yield* drain(queueUrl), [])
     }))
 
   it.effect("a batch with poisoned entries sends the rest and reports each entry in order", () =>
@@ -159,7 +186,7 @@ layer(StackWithSqs, { excludeTestServices: true })("EventQueue", (it) => {
       const queue = yield* EventQueue.make({ queueUrl, schema: Order })
       const events = Array.from({ length: 12 }, (_, i) => order(`p-${i}`))
       events[3] = order("p-3", { amount: -5 })
-      events[7] = big("p-7", 270_000)
+      events[7] = big("p-7", 1_100_000)
       events[9] = { customer: "c-1", amount: 1 } as unknown as Order
       const outcomes = yield* queue.enqueueBatch(events)
       assert.deepStrictEqual(outcomes.map((o) => o.index), events.map((_, i) => i))
@@ -193,12 +220,12 @@ layer(StackWithSqs, { excludeTestServices: true })("EventQueue", (it) => {
       assert.strictEqual((yield* drain(queueUrl)).length, 25)
     }))
 
-  it.effect("a batch is chunked by 256 KiB: 5 events of 100 KB, 3 requests", () =>
+  it.effect("a batch is chunked by 1 MiB: 5 events of 400 KB, 3 requests", () =>
     Effect.gen(function*() {
       const queueUrl = yield* createQueue(unique("bytes"))
       const queue = yield* EventQueue.make({ queueUrl, schema: Order })
       yield* resetStats
-      const outcomes = yield* queue.enqueueBatch(Array.from({ length: 5 }, (_, i) => big(`b-${i}`, 100_000)))
+      const outcomes = yield* queue.enqueueBatch(Array.from({ length: 5 }, (_, i) => big(`b-${i}`, 400_000)))
       assert.deepStrictEqual(yield* sqsOutcomes, { ok: 3 })
       assert.isTrue(outcomes.every((o) => o._tag === "Sent"))
       assert.strictEqual((yield* drain(queueUrl)).length, 5)

@@ -1,6 +1,6 @@
 /**
  * The sending engine of `EventQueue`: `enqueue` sends one event, `enqueueBatch` sends many in batches of at most 10
- * entries and 256 KiB, retries only what SQS failed, and never sends an entry twice within one call.
+ * entries and `maxMessageSize` bytes, retries only what SQS failed, and never sends an entry twice within one call.
  */
 import { AwsError, type EventCodec, Resilience, RetryPolicy } from "@aws-resilience/core"
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, SendMessageCommand } from "@aws-sdk/client-sqs"
