@@ -1,4 +1,4 @@
-import { Credentials, RetryPolicy } from "@aws-resilience/core"
+import { AwsError, Credentials, RetryPolicy } from "@aws-resilience/core"
 import { Arbitraries, GroundTruth, LocalAws, Scenario } from "@aws-resilience/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Chunk, Context, Effect, Exit, Layer, Option, Schema, Stream, TestClock, TestContext } from "effect"
@@ -56,6 +56,23 @@ layer(Live, { excludeTestServices: true })("EventStore", (it) => {
         assert.strictEqual((yield* GroundTruth.scanTable(store.tableName)).length, 0)
       })
     ))
+
+  it.effect("an event over DynamoDB's 400 KB item limit is a typed error naming it, sent once, nothing written", () =>
+    Effect.gen(function*() {
+      const stack = yield* LocalAws.LocalAws
+      const store = yield* EventStore.make({
+        tableName: `events-${Date.now().toString(36)}-${tables++}`,
+        schema: Schema.Struct({ id: Schema.String, note: Schema.String })
+      })
+      yield* store.ensureTable
+      yield* stack.gateway.resetStats
+      const error = yield* Effect.flip(store.put({ id: "big", note: "x".repeat(500_000) }))
+      assert.isTrue(AwsError.hasCode(error, "ValidationException"), String(error))
+      assert.include(error.message, "maximum allowed size")
+      // Refused by DynamoDB, not retried (the gateway passed one request on), and nothing written.
+      assert.deepStrictEqual((yield* stack.gateway.stats).byOutcome, { ok: 1 })
+      assert.strictEqual((yield* GroundTruth.scanTable(store.tableName)).length, 0)
+    }))
 
   it.effect("an idOf that throws, or gives an empty or non-string id, is an InvalidEventError on the id", () =>
     Effect.gen(function*() {
