@@ -59,11 +59,11 @@ export const medianInterval = (xs) => {
   const n = xs.length;
   let below = 0; // P(Binomial(n, 1/2) < k), for k = 0, 1, ...
   let k = 0;
-  let term = 0.5 ** n; // P(X = 0)
-  while (below + term <= 0.025) {
-    below += term;
+  let logTerm = -n * Math.LN2; // log P(X = k), in logs: 0.5 ** n underflows past n = 1074
+  while (k < n / 2 && below + Math.exp(logTerm) <= 0.025) {
+    below += Math.exp(logTerm);
     k++;
-    term = term * (n - k + 1) / k;
+    logTerm += Math.log(n - k + 1) - Math.log(k);
   }
   if (k === 0) return undefined;
   const sorted = Float64Array.from(xs).sort();
