@@ -1,10 +1,10 @@
 /**
  * What the floor of an Effect wrapper costs, alone and beside the SDK (information, nothing judged): the µs a call
- * that `Effect.tryPromise`, or `Effect.async` with a canceler, adds to a plain `await` of the same promise, once around
- * a trivial async function and once around a bare `DynamoDBClient.send` with an instant in-process handler. The
- * same Effect code costs several times more beside the SDK than alone (most likely because the fiber resumes after
- * the SDK's work has pushed its code and data out of the CPU's caches). This is the floor every other core bench
- * prints beside its verdict.
+ * that `Effect.tryPromise`, or `Effect.async` with a canceler, adds to a plain `await` of the same promise (each
+ * wrapper also as one step of an `Effect.gen` loop, as in the other benches), once around a trivial async function
+ * and once around a bare `DynamoDBClient.send` with an instant in-process handler. The same Effect code costs
+ * several times more beside the SDK than alone (most likely because the fiber resumes after the SDK's work has pushed
+ * its code and data out of the CPU's caches). This is the floor every other core bench prints beside its verdict.
  *
  *   node ../../bench/lib/run.mjs bench/floor.bench.ts [--rounds 60] [--calls 300]
  */

@@ -4,7 +4,11 @@
  * fast as the stack answers, for `--duration` seconds per phase; bare SDK callers on one bare `DynamoDBClient` (same
  * settings) do the same in the other phase of each round, the order reversed every other round. Per round: the
  * throughput (calls completed within the phase per second) and the p99 latency of each; judged are the medians over
- * the rounds of ours / bare: throughput >= 0.97x, p99 <= 1.10x.
+ * the rounds of ours / bare: throughput >= 0.97x, p99 <= 1.10x. Also printed: the client's CPU per call of each
+ * (`process.cpuUsage` over the phase, GC helper threads included, divided by every call that ended). Garbage a phase
+ * leaves is collected in the next one: with `--floor 1` the order is bare, ours, floor, then reversed, so bare and
+ * the floor sometimes follow themselves and ours never does (a small bias against ours); failed calls are cheap and
+ * lower the figure (the failed calls are printed).
  *
  *   node ../../bench/lib/run.mjs bench/concurrency.bench.ts [--duration 3] [--rounds 5] [--concurrency 1000]
  *   node ../../bench/lib/run.mjs bench/concurrency.bench.ts --duration 10                    (the 10 s run)

@@ -67,6 +67,7 @@ layer(Live, { excludeTestServices: true })("EventStore", (it) => {
       yield* store.ensureTable
       yield* stack.gateway.resetStats
       const error = yield* Effect.flip(store.put({ id: "big", note: "x".repeat(500_000) }))
+      assert.strictEqual(error._tag, "ServiceError")
       assert.isTrue(AwsError.hasCode(error, "ValidationException"), String(error))
       assert.include(error.message, "maximum allowed size")
       // Refused by DynamoDB, not retried (the gateway passed one request on), and nothing written.

@@ -71,7 +71,8 @@ export interface Options<A, I> {
   readonly waitTime?: Duration.DurationInput | undefined
   /**
    * Largest message, and largest batch, in bytes as SQS counts them. Default `SQS.defaultMaxMessageSize` (1 MiB, the
-   * SQS limit); set the queue's `MaximumMessageSize` when it is lower.
+   * SQS limit); set the queue's `MaximumMessageSize` when it is lower (queues created before 2025, or by tools that
+   * still default to 256 KiB).
    */
   readonly maxMessageSize?: number | undefined
 }

@@ -167,8 +167,10 @@ export const getQueueUrl = (
 
 /**
  * The SQS limit on one message (body plus attributes) and on the sum of one batch's messages, 1 MiB (raised from
- * 256 KiB in 2025; also the default `MaximumMessageSize` of a new queue): the default `maxMessageSize` of
- * `EventQueue`. A queue created with a lower `MaximumMessageSize` takes that as its `maxMessageSize`.
+ * 256 KiB in 2025; also the default `MaximumMessageSize` of a queue created through the API without that attribute):
+ * the default `maxMessageSize` of `EventQueue`. Queues created before 2025, or by tools that still set 256 KiB, may
+ * have a lower `MaximumMessageSize`: give that as `maxMessageSize`, or SQS refuses a larger message itself (a
+ * `ServiceError`, `InvalidParameterValue`, not retried) instead of `EventQueue` refusing it before sending.
  *
  * @since 0.1.0
  * @category limits
