@@ -2,12 +2,26 @@
  * What the core benchmarks run ours with: one static key (the bare client signs with the same), the default retry
  * policy, and only warnings logged.
  */
+import { HttpResponse } from "@smithy/protocol-http"
 import { Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import type * as Scope from "effect/Scope"
 import { ratios, reportInfo } from "../../../bench/lib/stats.mjs"
 import { Credentials, CredentialsProvider, RetryPolicy } from "../src/index.js"
 
 export const credentials = { accessKeyId: "AKIABENCHMARK0000", secretAccessKey: "bench-secret" }
+
+/** An SDK request handler that answers every request at once with an empty JSON body: only the client's work counts. */
+export const instantHandler = {
+  handle: async () => ({
+    response: new HttpResponse({
+      statusCode: 200,
+      headers: { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": "bench" },
+      body: Buffer.from("{}")
+    })
+  }),
+  updateHttpClientConfig: () => {},
+  httpHandlerConfigs: () => ({})
+}
 
 /** Runs a benchmark's program (scoped) with `credentials`, the default retry policy and warnings only. */
 export const provideBench = <A, E>(

@@ -9,27 +9,15 @@
  *   node ../../bench/lib/run.mjs bench/floor.bench.ts [--rounds 60] [--calls 300]
  */
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"
-import { HttpResponse } from "@smithy/protocol-http"
 import { Effect } from "effect"
 import { interruptibleSend } from "../../../bench/lib/floors.mjs"
 import { alternate, median, option, reportInfo } from "../../../bench/lib/stats.mjs"
-import { credentials, msPerCall } from "./benchLayer.js"
+import { credentials, instantHandler, msPerCall } from "./benchLayer.js"
 
 const calls = option("calls", 300)
 const rounds = option("rounds", 60)
 
-const requestHandler = {
-  handle: async () => ({
-    response: new HttpResponse({
-      statusCode: 200,
-      headers: { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": "bench" },
-      body: Buffer.from("{}")
-    })
-  }),
-  updateHttpClientConfig: () => {},
-  httpHandlerConfigs: () => ({})
-}
-const client = new DynamoDBClient({ region: "us-east-1", credentials, maxAttempts: 1, requestHandler })
+const client = new DynamoDBClient({ region: "us-east-1", credentials, maxAttempts: 1, requestHandler: instantHandler })
 const put = () =>
   client.send(new PutItemCommand({ TableName: "bench", Item: { id: { S: "1" }, payload: { S: "x".repeat(200) } } }))
 

@@ -8,32 +8,19 @@
  *   node ../../bench/lib/run.mjs bench/resilience.bench.ts [--rounds 60] [--calls 200]
  */
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"
-import { HttpResponse } from "@smithy/protocol-http"
 import { Effect, Runtime } from "effect"
 import { interruptibleSend } from "../../../bench/lib/floors.mjs"
 import { alternate, option, printVerdicts, ratios, reportInfo, reportRatio } from "../../../bench/lib/stats.mjs"
 import { ManagedClient, Resilience } from "../src/index.js"
-import { credentials, msPerCall, provideBench, reportCached } from "./benchLayer.js"
+import { credentials, instantHandler, msPerCall, provideBench, reportCached } from "./benchLayer.js"
 
 const calls = option("calls", 200)
 const rounds = option("rounds", 60)
 
-const requestHandler = {
-  handle: async () => ({
-    response: new HttpResponse({
-      statusCode: 200,
-      headers: { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": "bench" },
-      body: Buffer.from("{}")
-    })
-  }),
-  updateHttpClientConfig: () => {},
-  httpHandlerConfigs: () => ({})
-}
-
 const command = () =>
   new PutItemCommand({ TableName: "bench", Item: { id: { S: "1" }, payload: { S: "x".repeat(200) } } })
 
-const bare = new DynamoDBClient({ region: "us-east-1", credentials, maxAttempts: 1, requestHandler })
+const bare = new DynamoDBClient({ region: "us-east-1", credentials, maxAttempts: 1, requestHandler: instantHandler })
 
 // The same with the SDK's handler cache on (`cacheMiddleware: true`), which resolves the middleware stack once per
 // command class instead of on every call: information beside the judged ratio, for callers who turn it on.
@@ -41,7 +28,7 @@ const bareCached = new DynamoDBClient({
   region: "us-east-1",
   credentials,
   maxAttempts: 1,
-  requestHandler,
+  requestHandler: instantHandler,
   cacheMiddleware: true
 })
 
@@ -57,12 +44,12 @@ const program = Effect.gen(function*() {
     service: "dynamodb",
     region: "us-east-1",
     // The handler first: `config` then gives every client the pool's view of it (how callers pass their own).
-    build: (config) => new DynamoDBClient({ requestHandler, ...config })
+    build: (config) => new DynamoDBClient({ requestHandler: instantHandler, ...config })
   })
   const managedCached = yield* ManagedClient.make({
     service: "dynamodb",
     region: "us-east-1",
-    build: (config) => new DynamoDBClient({ requestHandler, cacheMiddleware: true, ...config })
+    build: (config) => new DynamoDBClient({ requestHandler: instantHandler, cacheMiddleware: true, ...config })
   })
   const timeOurs = msPerCall(calls, () => Resilience.send(managed, command()))
   const timeOursCached = msPerCall(calls, () => Resilience.send(managedCached, command()))
