@@ -3,20 +3,22 @@
  *
  * The throttling, transient and clock-skew lists come from the SDK's own `@smithy/core/retry` (the successor
  * of `@smithy/service-error-classification`); only the credential and access-denied codes, which the SDK has
- * no list for, are named here.
+ * no list for, are named (in `internal/classification.ts`). A response the SDK could not parse (an emulator's or a
+ * proxy's XML or HTML on a JSON protocol) is classified from its HTTP status, its error-type headers and its body. A
+ * program adds its own codes (an emulator's names, say) with `withCodes` or `layer`; they take precedence over the
+ * built-in rules.
  *
  * @since 0.1.0
  */
-import {
-  isClockSkewCorrectedError,
-  isClockSkewError,
-  isServerError,
-  isThrottlingError,
-  isTransientError
-} from "@smithy/core/retry"
-import type { SdkError } from "@smithy/types"
+import type { Pluggable } from "@smithy/types"
 import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { dual } from "effect/Function"
+import { globalValue } from "effect/GlobalValue"
+import * as Layer from "effect/Layer"
 import * as Predicate from "effect/Predicate"
+import * as engine from "./internal/classification.js"
 import { redactMessage, scrubCause } from "./internal/redact.js"
 
 /**
@@ -88,18 +90,52 @@ export class CredentialsError extends Data.TaggedError("CredentialsError")<
     readonly reason: CredentialsReason
     /** The credentials generation the failed call used (0 when none had been resolved yet). */
     readonly generation: number
+    /** Set when the call gave up waiting for usable credentials: what it tried. */
+    readonly recovery?: CredentialsRecovery | undefined
+    /** The code AWS (or an emulator) answered with, e.g. `UnrecognizedClientException`, when it answered. */
+    readonly code?: string | undefined
   }
 > {
   readonly [TypeId]: TypeId = TypeId
-  constructor(args: Common & { readonly reason: CredentialsReason; readonly generation: number }) {
+  constructor(
+    args: Common & {
+      readonly reason: CredentialsReason
+      readonly generation: number
+      readonly recovery?: CredentialsRecovery | undefined
+      readonly code?: string | undefined
+    }
+  ) {
     super(scrubbed(args))
   }
   override get message(): string {
+    const recovery = this.recovery === undefined ?
+      "" :
+      `; no usable credentials within ${
+        (this.recovery.waitedMillis / 1000).toFixed(1)
+      } s of recovery: ${this.recovery.sets} set(s) tried (generations ${this.recovery.generations.join(", ")}), ` +
+      `last ${this.recovery.lastReason}`
     return describe(
       this,
-      `credentials rejected (${this.reason}, generation ${this.generation}): ${causeMessage(this.cause)}`
+      `credentials rejected (${this.reason}, generation ${this.generation}): ${causeMessage(this.cause)}${recovery}`
     )
   }
+}
+
+/**
+ * What a call tried before it gave up waiting for usable credentials.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CredentialsRecovery {
+  /** How long the call waited, from its first credentials failure, in ms. */
+  readonly waitedMillis: number
+  /** How many distinct sets AWS rejected for this call. */
+  readonly sets: number
+  /** Their generations, oldest first. */
+  readonly generations: ReadonlyArray<number>
+  /** Why the last attempt failed. */
+  readonly lastReason: CredentialsReason
 }
 
 /**
@@ -235,36 +271,6 @@ export const isCredentialsError = (u: unknown): u is CredentialsError => isAwsEr
 export const hasCode = (u: unknown, code: string): u is ServiceError =>
   isAwsError(u) && u._tag === "ServiceError" && u.code === code
 
-const credentialReasons: Readonly<Record<string, CredentialsReason>> = {
-  InvalidClientTokenId: "InvalidClientTokenId",
-  UnrecognizedClientException: "UnrecognizedClient",
-  UnrecognizedClient: "UnrecognizedClient",
-  ExpiredToken: "ExpiredToken",
-  ExpiredTokenException: "ExpiredToken",
-  InvalidSignatureException: "InvalidSignature",
-  SignatureDoesNotMatch: "InvalidSignature",
-  IncompleteSignature: "InvalidSignature",
-  IncompleteSignatureException: "InvalidSignature",
-  MissingAuthenticationToken: "MissingAuthenticationToken",
-  MissingAuthenticationTokenException: "MissingAuthenticationToken",
-  CredentialsProviderError: "ProviderFailure"
-}
-
-const accessDeniedCodes: ReadonlySet<string> = new Set([
-  "AccessDenied",
-  "AccessDeniedException",
-  "AuthorizationError",
-  "AuthorizationErrorException",
-  "UnauthorizedOperation",
-  "KMS.AccessDeniedException",
-  "KmsAccessDeniedException"
-])
-
-const skewOnlyCodes: ReadonlySet<string> = new Set(["RequestExpired", "RequestInTheFuture", "RequestTimeTooSkewed"])
-const skewTexts = /Signature expired|Signature not yet current|too skewed/i
-
-const timeoutCodes: ReadonlySet<string> = new Set(["TimeoutError", "RequestTimeout", "RequestTimeoutException"])
-
 /**
  * The cause of a `CredentialsError` for a request that was never sent: it was still waiting for a connection,
  * signed with credentials AWS had meanwhile rejected for another request, so it was withdrawn. Nothing of it
@@ -294,63 +300,208 @@ export interface Context {
   readonly generation: number
 }
 
-const principalOf = (message: string): string | undefined =>
-  /User: (\S+) is not authorized/.exec(message)?.[1] ?? /principal[:\s]+(arn:\S+)/i.exec(message)?.[1]
+/**
+ * What a code means: the class of `AwsError` it becomes, with the class's detail. The code itself is kept as the
+ * error's `code`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Meaning =
+  | { readonly _tag: "CredentialsError"; readonly reason: CredentialsReason }
+  | { readonly _tag: "ThrottlingError" }
+  | { readonly _tag: "TransientError"; readonly kind: TransientKind }
+  | { readonly _tag: "AccessDeniedError" }
+  | { readonly _tag: "ServiceError" }
 
-const classifyShape = (
-  e: Partial<SdkError> & { code?: string; message?: string },
-  context: Context,
-  cause: unknown
-): AwsError => {
-  const name = typeof e.name === "string" ? e.name : "Unknown"
-  const message = typeof e.message === "string" ? e.message : ""
-  const httpStatus = e.$metadata?.httpStatusCode
-  const common: Common = {
+/**
+ * A program's own codes and what each means, e.g. an emulator's `BadToken`. They are looked up by the error's code
+ * (the SDK error's name, or the code read from the raw response), then by its Node errno, and take precedence over
+ * every built-in rule.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Codes = Readonly<Record<string, Meaning>>
+
+/**
+ * The code means the request's credentials were rejected, for this reason: the call renews them.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const meansCredentials = (reason: CredentialsReason): Meaning => ({ _tag: "CredentialsError", reason })
+
+/**
+ * The code means the service asked the caller to slow down.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const meansThrottling: Meaning = { _tag: "ThrottlingError" }
+
+/**
+ * The code means a failure that is expected to pass (default kind: `server`).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const meansTransient = (kind: TransientKind = "server"): Meaning => ({ _tag: "TransientError", kind })
+
+/**
+ * The code means a permissions problem: retrying cannot fix it.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const meansAccessDenied: Meaning = { _tag: "AccessDeniedError" }
+
+/**
+ * The code is a plain `ServiceError`, whatever the built-in rules would make of it.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const meansService: Meaning = { _tag: "ServiceError" }
+
+/**
+ * The codes the current fiber adds to the classification (none by default). `withCodes` and `layer` set it; code that
+ * classifies outside an effect reads it with `fiber.getFiberRef(AwsError.currentCodes)`.
+ *
+ * @since 0.2.0
+ * @category fiber refs
+ */
+export const currentCodes: FiberRef.FiberRef<Codes> = globalValue(
+  Symbol.for("@aws-resilience/core/AwsError/currentCodes"),
+  () => FiberRef.unsafeMakePatch<Codes, engine.CodesPatch>({}, { differ: engine.codesDiffer, fork: [] })
+)
+
+/**
+ * The codes the current fiber adds to the classification.
+ *
+ * @since 0.2.0
+ * @category fiber refs
+ */
+export const getCodes: Effect.Effect<Codes> = FiberRef.get(currentCodes)
+
+const adding = (codes: Codes) => (current: Codes): Codes => engine.addCodes(current, codes)
+
+/**
+ * Runs an effect with more codes classified as they say: added to (and overriding) the codes already in force.
+ *
+ * @example
+ * ```ts
+ * import { AwsError } from "@aws-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * // A local emulator answers a stale token with its own code, and asks to slow down with another.
+ * const emulatorCodes: AwsError.Codes = {
+ *   BadToken: AwsError.meansCredentials("InvalidClientTokenId"),
+ *   SlowDown: AwsError.meansThrottling
+ * }
+ *
+ * declare const program: Effect.Effect<void, AwsError.AwsError>
+ *
+ * export const local = program.pipe(AwsError.withCodes(emulatorCodes))
+ * export const alsoLocal = AwsError.withCodes(program, emulatorCodes)
+ *
+ * // Or for a whole program, as a layer.
+ * export const EmulatorCodes = AwsError.layer(emulatorCodes)
+ *
+ * // The classification itself is pure: the codes can be passed to it.
+ * export const classified: AwsError.AwsError = AwsError.classify(
+ *   Object.assign(new Error("token rejected"), { name: "BadToken", $metadata: { httpStatusCode: 403 } }),
+ *   { service: "dynamodb", operation: "PutItem", generation: 1 },
+ *   emulatorCodes
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const withCodes: {
+  (codes: Codes): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, codes: Codes): Effect.Effect<A, E, R>
+} = dual(
+  2,
+  <A, E, R>(self: Effect.Effect<A, E, R>, codes: Codes): Effect.Effect<A, E, R> =>
+    Effect.locallyWith(self, currentCodes, adding(codes))
+)
+
+/**
+ * Adds codes to the classification of a whole program, as `withCodes` does for one effect.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (codes: Codes): Layer.Layer<never> =>
+  Layer.scopedDiscard(Effect.locallyScopedWith(currentCodes, adding(codes)))
+
+/**
+ * An SDK client plugin that keeps the body of an error response readable, so that `classify` can read its code when
+ * the SDK cannot parse it (the SDK's JSON protocols read the body into memory and drop it when parsing fails). It
+ * touches error responses (status 300 and above) only: `client.middlewareStack.use(AwsError.keepErrorBodies)`.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const keepErrorBodies: Pluggable<any, any> = engine.keepErrorBodies
+
+const make = (verdict: engine.Verdict, common: Common, generation: number): AwsError => {
+  switch (verdict._tag) {
+    case "CredentialsError":
+      return new CredentialsError({ ...common, reason: verdict.reason, generation, code: verdict.code })
+    case "ThrottlingError":
+      return new ThrottlingError({ ...common, code: verdict.code })
+    case "TransientError":
+      return new TransientError({ ...common, kind: verdict.kind, code: verdict.code })
+    case "AccessDeniedError":
+      return new AccessDeniedError({ ...common, code: verdict.code, principal: verdict.principal })
+    case "ServiceError":
+      return new ServiceError({ ...common, code: verdict.code })
+  }
+}
+
+const classifyShape = (e: engine.Shape, context: Context, cause: unknown, codes: Codes | undefined): AwsError =>
+  make(engine.decide(e, codes), {
     service: context.service,
     operation: context.operation,
     cause,
-    httpStatus,
+    httpStatus: e.$metadata?.httpStatusCode,
     requestId: e.$metadata?.requestId ?? e.$metadata?.extendedRequestId
-  }
-  const sdkError = e as SdkError
-  if (cause instanceof WithdrawnRequest) {
-    return new CredentialsError({ ...common, reason: cause.reason, generation: context.generation })
-  }
-  // A request refused for its clock (the SDK has usually corrected its offset from the response's Date header
-  // already) is worth one more try as it is. The SDK's clock-skew codes include SignatureDoesNotMatch and
-  // InvalidSignatureException, which also mean a wrong secret: only their skew texts count as skew.
-  if (skewOnlyCodes.has(name) || (isClockSkewError(sdkError) && skewTexts.test(message))) {
-    return new TransientError({ ...common, kind: "clockSkew", code: name })
-  }
-  // A rejected token stays a credentials failure even when the SDK corrected its clock from the same response.
-  const reason = credentialReasons[name]
-  if (reason !== undefined) return new CredentialsError({ ...common, reason, generation: context.generation })
-  if (isClockSkewCorrectedError(sdkError)) return new TransientError({ ...common, kind: "clockSkew", code: name })
-  if (isThrottlingError(sdkError)) return new ThrottlingError({ ...common, code: name })
-  if (accessDeniedCodes.has(name)) {
-    return new AccessDeniedError({ ...common, code: name, principal: principalOf(message) })
-  }
-  if (isTransientError(sdkError) || isServerError(sdkError) || (httpStatus !== undefined && httpStatus >= 500)) {
-    const errno = typeof e.code === "string" ? e.code : undefined
-    const kind: TransientKind = httpStatus !== undefined && httpStatus >= 500
-      ? "server"
-      : timeoutCodes.has(name) || errno === "ETIMEDOUT"
-      ? "timeout"
-      : "network"
-    return new TransientError({ ...common, kind, code: errno ?? name })
-  }
-  return new ServiceError({ ...common, code: name })
-}
+  }, context.generation)
 
 /**
- * Sorts any error an SDK call can throw into the taxonomy: by its name, `$metadata.httpStatusCode`,
- * `$retryable` and Node errno.
+ * Sorts any error an SDK call can throw into the taxonomy: by its name, `$metadata.httpStatusCode`, `$retryable` and
+ * Node errno, after the `codes` given (default: none; an effect reads its fiber's with `getCodes`).
+ *
+ * An error the SDK could not make sense of (its parser failed on the body: a `SyntaxError` or a "Deserialization
+ * error"; or it found no code: `Unknown`) is classified from the raw response instead: the code in
+ * `x-amzn-query-error`, `x-amzn-ErrorType` or the body (JSON `__type`, `code`, `Code`; XML `<Code>`; see
+ * `keepErrorBodies`), with its HTTP status. With no code to read, the code is `UnparseableResponse` (transient for a
+ * 5xx). The error's `cause` is then a `RawResponse` error (its `code`, `source`, `httpStatus` and `contentType`) whose
+ * own `cause` is the SDK's error; neither headers nor body are kept.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const classify = (error: unknown, context: Context): AwsError =>
-  isAwsError(error) ? error : classifyShape(Predicate.isObject(error) ? error as any : {}, context, error)
+export const classify = (error: unknown, context: Context, codes?: Codes): AwsError => {
+  if (isAwsError(error)) return error
+  if (error instanceof WithdrawnRequest) {
+    return new CredentialsError({
+      service: context.service,
+      operation: context.operation,
+      cause: error,
+      reason: error.reason,
+      generation: context.generation
+    })
+  }
+  const shape: engine.Shape = Predicate.isObject(error) ? error : {}
+  const recovered = engine.isUnparsed(shape) ? engine.recover(shape) : undefined
+  return recovered === undefined
+    ? classifyShape(shape, context, error, codes)
+    : classifyShape(engine.recoveredShape(shape, recovered), context, new engine.RawResponse(recovered, error), codes)
+}
 
 /**
  * What is known of a failure reported as data rather than thrown, e.g. one failed entry of a batch.
@@ -369,13 +520,14 @@ export interface CodeInfo extends Context {
 }
 
 /**
- * Builds the `AwsError` an error code means, by the same rules as `classify`, for failures AWS reports as data:
- * a failed batch entry's `Code`, `UnprocessedItems` (`ProvisionedThroughputExceededException`), and the like.
+ * Builds the `AwsError` an error code means, by the same rules as `classify` (and the same `codes`), for failures AWS
+ * reports as data: a failed batch entry's `Code`, `UnprocessedItems` (`ProvisionedThroughputExceededException`), and
+ * the like.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fromCode = (code: string, info: CodeInfo): AwsError =>
+export const fromCode = (code: string, info: CodeInfo, codes?: Codes): AwsError =>
   classifyShape(
     {
       name: code,
@@ -384,7 +536,8 @@ export const fromCode = (code: string, info: CodeInfo): AwsError =>
       $metadata: { httpStatusCode: info.httpStatus ?? (info.fault === "server" ? 500 : 400) }
     },
     info,
-    info.cause ?? info.message ?? code
+    info.cause ?? info.message ?? code,
+    codes
   )
 
 /**

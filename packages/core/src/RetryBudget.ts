@@ -8,6 +8,7 @@ import { INITIAL_RETRY_TOKENS, NO_RETRY_INCREMENT, RETRY_COST, TIMEOUT_RETRY_COS
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as AwsError from "./AwsError.js"
+import * as internal from "./internal/retryBudget.js"
 
 /**
  * @since 0.1.0
@@ -33,8 +34,6 @@ export interface RetryBudget {
   readonly acquire: (error: AwsError.AwsError) => Effect.Effect<Option.Option<number>>
   /** Gives back what a successful call cost: its last retry's tokens, or the success increment. */
   readonly release: (cost: Option.Option<number>) => Effect.Effect<void>
-  /** `release(Option.none())` in place, for the hot path of a call that succeeded at its first attempt. */
-  readonly unsafeRefundSuccess: () => void
   readonly available: Effect.Effect<number>
 }
 
@@ -53,7 +52,7 @@ export const make = (options: Options = {}): Effect.Effect<RetryBudget> =>
     const refund = (n: number) => {
       tokens = Math.min(capacity, tokens + n)
     }
-    return {
+    const budget: RetryBudget = {
       acquire: (error) =>
         Effect.sync(() => {
           const cost = error._tag === "TransientError" ? transientCost : retryCost
@@ -62,7 +61,7 @@ export const make = (options: Options = {}): Effect.Effect<RetryBudget> =>
           return Option.some(cost)
         }),
       release: (cost) => Effect.sync(() => refund(Option.getOrElse(cost, () => successIncrement))),
-      unsafeRefundSuccess: () => refund(successIncrement),
       available: Effect.sync(() => tokens)
     }
+    return internal.withRefund(budget, () => refund(successIncrement))
   })

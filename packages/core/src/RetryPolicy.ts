@@ -13,6 +13,7 @@ import {
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
@@ -36,11 +37,13 @@ export interface Options {
   /** What is retried. Default: credentials, throttling and transient failures. */
   readonly isRetryable?: ((error: AwsError.AwsError) => boolean) | undefined
   /**
-   * A `CredentialsError` whose renewal brought a newer credentials generation is retried at once, without using
-   * one of `maxAttempts`: a rotation is not the service failing. At most this many such retries per call; after
-   * them (or when renewal brings nothing newer) a credentials failure takes an attempt like any other. Default 2.
+   * How long one call may wait for usable credentials after it first meets credential trouble (a rejected set, a
+   * withdrawn request, the provider failing). Meanwhile every retry after a `CredentialsError` waits for a newer set
+   * (or, for a set AWS never accepted, tries it again), polled from the source with backoff, and uses none of
+   * `maxAttempts`: a rotation is not the service failing. Then the call fails with a `CredentialsError` saying what
+   * was tried. Default 10 seconds; inside a `LambdaHandler`, the invocation's deadline.
    */
-  readonly maxCredentialRenewals?: number | undefined
+  readonly credentialsTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -54,8 +57,10 @@ export interface Policy {
   readonly schedule: Schedule.Schedule<unknown, AwsError.AwsError>
   /** The largest delay before retry number `retry` (0-based) after `error`. */
   readonly maxDelayBefore: (retry: number, error: AwsError.AwsError) => Duration.Duration
-  /** Retries after a renewal that brought newer credentials, which use no attempt (see `Options`). */
-  readonly maxCredentialRenewals: number
+  /** How long, in ms, a call may wait for usable credentials after its first credentials failure. */
+  readonly credentialsTimeoutMillis: number
+  /** A clock time (ms) by which credential recovery must end whatever `credentialsTimeoutMillis` says. */
+  readonly credentialsDeadline?: number | undefined
 }
 
 /**
@@ -95,8 +100,8 @@ export const make = (options: Options = {}): Policy => {
     ),
     Schedule.map(([error]) => error)
   )
-  const maxCredentialRenewals = Math.max(0, options.maxCredentialRenewals ?? 2)
-  return { maxAttempts, isRetryable, schedule, maxDelayBefore, maxCredentialRenewals }
+  const credentialsTimeoutMillis = Duration.toMillis(options.credentialsTimeout ?? "10 seconds")
+  return { maxAttempts, isRetryable, schedule, maxDelayBefore, credentialsTimeoutMillis }
 }
 
 /**
@@ -189,3 +194,33 @@ export const current: Effect.Effect<Policy> = Effect.flatMap(
       AwsConfig.maxAttempts.pipe(Effect.orElseSucceed(() => DEFAULT_MAX_ATTEMPTS), Effect.map(withMaxAttempts))
   })
 )
+
+/**
+ * Runs `self` with `policy` for every call inside it, in place of the policy in context: a per-call setting.
+ *
+ * @example
+ * ```ts
+ * import { RetryPolicy } from "@aws-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const once = RetryPolicy.make({ maxAttempts: 1 })
+ * export const probe = (call: Effect.Effect<string>) => call.pipe(RetryPolicy.with(once))
+ * ```
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+const with_: {
+  (policy: Policy): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, policy: Policy): Effect.Effect<A, E, R>
+} = dual(2, <A, E, R>(self: Effect.Effect<A, E, R>, policy: Policy) => Effect.provideService(self, RetryPolicy, policy))
+
+export {
+  /**
+   * Runs `self` with `policy` for every call inside it, in place of the policy in context: a per-call setting.
+   *
+   * @since 0.2.0
+   * @category combinators
+   */
+  with_ as with
+}

@@ -26,6 +26,11 @@ export * as EventCodec from "./EventCodec.js"
 /**
  * @since 0.1.0
  */
+export * as Generation from "./Generation.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as ManagedClient from "./ManagedClient.js"
 
 /**

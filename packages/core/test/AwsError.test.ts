@@ -517,7 +517,7 @@ describe("AwsError renderings", () => {
             sessionToken: Redacted.make(sessionToken)
           })
         })),
-        Effect.provide(RetryPolicy.layer({ maxAttempts: 1, maxCredentialRenewals: 0 })),
+        Effect.provide(RetryPolicy.layer({ maxAttempts: 1, credentialsTimeout: 0 })),
         Effect.scoped,
         Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
         Effect.withTracer(tracer)

@@ -94,7 +94,7 @@ describe("one connection pool per managed client", () => {
           (config) => new DynamoDBClient({ requestHandler: handler, ...config })
         )
         const send = Resilience.send(managed, getItem).pipe(
-          Effect.provide(RetryPolicy.layer({ maxAttempts: 1, maxCredentialRenewals: 0 }))
+          Effect.provide(RetryPolicy.layer({ maxAttempts: 1, credentialsTimeout: 0 }))
         )
         const onOld = yield* Effect.fork(send)
         yield* until(() => heldCount() === 1)

@@ -4,6 +4,7 @@ import { Clock, Effect, Exit, FastCheck as fc, Fiber, HashSet, Logger, Option, R
 import { Readable } from "node:stream"
 import { Credentials, CredentialsProvider, ManagedClient } from "../src/index.js"
 import { misconfigurations } from "../src/internal/credentialDiagnostics.js"
+import { engineOf } from "../src/internal/credentials.js"
 import { countingProvider, FakeClient } from "./fixtures.js"
 
 const captureLogs = Effect.map(Ref.make<ReadonlyArray<string>>([]), (lines) => ({
@@ -72,6 +73,13 @@ const runBatches = <A, E>(
     return { results, elapsedMs: (yield* Clock.currentTimeMillis) - start }
   })
 
+/** How many polls the default backoff allows after the first, within `elapsedMs`: at 500 ms, 1.5 s, 3.5 s, 7.5 s... */
+const pollSlots = (elapsedMs: number): number => {
+  let slots = 0
+  for (let at = 500, gap = 500; at <= elapsedMs; gap = Math.min(4_000, gap * 2), at += gap) slots++
+  return slots
+}
+
 describe("Credentials", () => {
   it.scoped("calls the provider once however many fibers ask at once", () =>
     Effect.gen(function*() {
@@ -134,7 +142,7 @@ describe("Credentials", () => {
       assert.strictEqual((yield* Fiber.join(waiting)).generation, 3)
     }))
 
-  it.scoped("shares one failed resolution among every caller, answers with it for a second, then tries again", () =>
+  it.scoped("shares one failed resolution among every caller; then gets answer with it and refreshes wait for the poll", () =>
     Effect.gen(function*() {
       const provider = yield* countingProvider({ latency: "1 second", fail: Effect.succeed(true) })
       const credentials = yield* Credentials.make({ provider })
@@ -145,18 +153,28 @@ describe("Credentials", () => {
       const errors = yield* Fiber.join(fiber)
       assert.isTrue(errors.every((e) => e._tag === "CredentialsError" && e.reason === "ProviderFailure"))
       assert.strictEqual(yield* provider.calls, 1)
-      // Within the second after the failure, callers get that failure without asking the provider again.
-      const during = yield* Effect.fork(
-        Effect.all([Effect.flip(credentials.get), Effect.flip(credentials.refresh(0))], { concurrency: "unbounded" })
+      // Within the poll's spacing (500 ms after a first failure) a get answers with that failure at once...
+      assert.strictEqual(yield* Effect.flip(credentials.get), errors[0])
+      // ...and a refresh waits for the next poll, which every refresh meanwhile shares.
+      const refreshes = yield* Effect.fork(
+        Effect.all(Array.from({ length: 5 }, () => Effect.flip(credentials.refresh(0))), { concurrency: "unbounded" })
       )
-      yield* TestClock.adjust("500 millis")
-      assert.deepStrictEqual(yield* Fiber.poll(during), Option.some(Exit.succeed([errors[0]!, errors[0]!])))
+      yield* TestClock.adjust("400 millis")
       assert.strictEqual(yield* provider.calls, 1)
-      yield* TestClock.adjust("500 millis")
+      yield* TestClock.adjust("100 millis")
+      assert.strictEqual(yield* provider.calls, 2)
+      yield* TestClock.adjust("1 second")
+      const second = yield* Fiber.join(refreshes)
+      assert.isTrue(second.every((e) => e === second[0]))
+      // A second failure in a row doubles the spacing: 1 s.
+      yield* TestClock.adjust("900 millis")
+      assert.strictEqual(yield* Effect.flip(credentials.get), second[0])
+      assert.strictEqual(yield* provider.calls, 2)
+      yield* TestClock.adjust("100 millis")
       const again = yield* Effect.fork(Effect.flip(credentials.get))
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(again)
-      assert.strictEqual(yield* provider.calls, 2)
+      assert.strictEqual(yield* provider.calls, 3)
     }))
 
   it.scoped("keeps serving a still-valid set when a refresh in the mandatory window fails", () =>
@@ -191,13 +209,14 @@ describe("Credentials", () => {
     }))
 
   it.effect.prop(
-    "100 gets and refreshes against a provider handing out expired sets call it at most once per 10 s",
+    "100 gets and refreshes against a provider handing out expired sets call it no more often than the poll's backoff",
     [fc.array(fc.record({ batch, refresh: fc.boolean() }), { minLength: 1, maxLength: 20 })],
     ([steps]) =>
       Effect.gen(function*() {
         const provider = yield* countingProvider({ expiredBy: "1 minute" })
         const credentials = yield* Credentials.make({ provider })
-        const { elapsedMs, results } = yield* runBatches(
+        // Refreshes wait for the poll's spacing: the clock moves on beside them.
+        const batches = yield* Effect.fork(runBatches(
           steps.map((s) => s.batch),
           100,
           (i) =>
@@ -207,11 +226,14 @@ describe("Credentials", () => {
                 Option.match({ onNone: () => credentials.refresh(0), onSome: (c) => credentials.refresh(c.generation) })
               )
               : credentials.get
-        )
+        ))
+        while (Option.isNone(yield* Fiber.poll(batches))) yield* TestClock.adjust("100 millis")
+        const { elapsedMs, results } = yield* Fiber.join(batches)
         const calls = yield* provider.calls
-        // The provider's latest set is served (AWS is the judge of it), and asked for again only after the pause.
+        // The provider's latest set is served (AWS is the judge of it); gets ask again only after a 10 s pause,
+        // refreshes after the poll's backoff (500 ms doubling to 4 s): never once per call.
         assert.strictEqual(results.length, 100)
-        assert.isAtMost(calls, 1 + Math.floor(elapsedMs / 10_000))
+        assert.isAtMost(calls, 1 + pollSlots(elapsedMs))
         assert.isAtMost(HashSet.size(HashSet.fromIterable(results.map((c) => c.generation))), calls)
       }),
     { fastCheck: { numRuns: 30 } }
@@ -250,14 +272,14 @@ describe("Credentials", () => {
       const late = yield* Credentials.make({ provider: behind })
       assert.strictEqual(yield* late.clockOffset, 0)
       assert.strictEqual((yield* late.get).generation, 1)
-      yield* late.reportClockOffset(26 * 60_000)
+      yield* engineOf(late)!.reportClockOffset(26 * 60_000)
       assert.strictEqual(yield* late.clockOffset, 26 * 60_000)
       assert.strictEqual((yield* late.get).generation, 2)
       assert.strictEqual(yield* behind.calls, 2)
       // Local clock 10 minutes ahead of AWS: an 8-minute set has 18 minutes left, outside both windows.
       const ahead = yield* countingProvider({ lifetime: "8 minutes" })
       const early = yield* Credentials.make({ provider: ahead })
-      yield* early.reportClockOffset(-10 * 60_000)
+      yield* engineOf(early)!.reportClockOffset(-10 * 60_000)
       assert.strictEqual((yield* early.get).generation, 1)
       yield* TestClock.adjust("1 minute")
       assert.strictEqual((yield* early.get).generation, 1)
@@ -280,10 +302,10 @@ describe("Credentials", () => {
         const skew = behind ? magnitude : -magnitude
         const warnings = Effect.map(logs.lines, (lines) => lines.filter((l) => l.includes("clock skew detected")))
         yield* Effect.gen(function*() {
-          for (const offset of small) yield* credentials.reportClockOffset(offset)
+          for (const offset of small) yield* engineOf(credentials)!.reportClockOffset(offset)
           assert.deepStrictEqual(yield* warnings, [])
           for (const j of jitter) {
-            yield* credentials.reportClockOffset(skew + j)
+            yield* engineOf(credentials)!.reportClockOffset(skew + j)
             yield* credentials.get
           }
           const [first, ...rest] = yield* warnings
@@ -291,7 +313,7 @@ describe("Credentials", () => {
           assert.deepStrictEqual(rest, [])
           assert.include(first, `local clock is ${Math.round(Math.abs(skew + jitter[0]!) / 1000)} s`)
           assert.include(first, behind ? "behind AWS" : "ahead of AWS")
-          yield* credentials.reportClockOffset(-skew)
+          yield* engineOf(credentials)!.reportClockOffset(-skew)
           assert.strictEqual((yield* warnings).length, 2)
         }).pipe(Effect.provide(logs.logger))
       })

@@ -252,7 +252,7 @@ describe("Resilience.execute", () => {
         // that brings a newer generation, in any order: the call succeeds.
         const plan: Array<Fault> = serviceFaults.slice(0, maxAttempts - 1)
         for (let i = 0; i < rotations; i++) plan.splice((positions[i] ?? 0) % (plan.length + 1), 0, "credentials")
-        const { managed, policy } = yield* setup({ policy: { maxAttempts, maxCredentialRenewals: 2 } })
+        const { managed, policy } = yield* setup({ policy: { maxAttempts } })
         let attempts = 0
         const fiber = yield* Effect.fork(run(managed, policy, async () => {
           const fault = plan[attempts++]
@@ -265,19 +265,6 @@ describe("Resilience.execute", () => {
       })),
     { fastCheck: { numRuns: 60 } }
   )
-
-  it.effect("credentials rejections beyond maxCredentialRenewals take attempts", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const { managed, policy } = yield* setup({ policy: { maxAttempts: 2, maxCredentialRenewals: 1 } })
-      let attempts = 0
-      const fiber = yield* Effect.fork(Effect.flip(run(managed, policy, async () => {
-        attempts++
-        throw retryableFaults.credentials()
-      })))
-      const error = yield* settle(fiber, "1 minute", 50)
-      assert.strictEqual(error._tag, "CredentialsError")
-      assert.strictEqual(attempts, 3, "one free retry after a renewal, then the policy's one more attempt")
-    })))
 
   it.effect("without a policy in context, AWS_MAX_ATTEMPTS is read through the ConfigProvider", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -536,7 +523,8 @@ describe("ManagedClient after a rejection", () => {
       Effect.scoped(Effect.gen(function*() {
         let loads = 0
         const { built, managed, policy } = yield* setup({
-          policy: { maxAttempts: 10 },
+          // Up to two loads of 5 s: longer than the default bound of credential recovery.
+          policy: { maxAttempts: 10, credentialsTimeout: "30 seconds" },
           provider: {
             latency: Duration.seconds(latencySeconds),
             // The load of the renewal fails once; the next one works.

@@ -3,13 +3,15 @@
  * re-issued and expired, and the gateway throttles, fails and loses responses after writes. The report checks
  * what the caller was told against what the store and the queue really hold, read straight from dynalite and
  * drained from the queue: an event reported done but missing is lost, one reported failed is counted by cause.
+ * The stack can make the world less kind (a source that lags revocations, new sets that propagate, malformed
+ * rejections: see `LocalAws.Options`), and the replay can add a revocation on a period (`revokeEveryMs`).
  *
  * @since 0.1.0
  */
 import { AwsError } from "@aws-resilience/core"
 import { type DynamoDB, EventStore } from "@aws-resilience/dynamodb"
 import { EventQueue, SQS } from "@aws-resilience/sqs"
-import { type CredentialEvent, type FaultPlan, GroundTruth, type LocalAws, Scenario } from "@aws-resilience/testkit"
+import { CredentialEvent, type FaultPlan, GroundTruth, type LocalAws, Scenario } from "@aws-resilience/testkit"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
@@ -48,8 +50,27 @@ export interface Options {
   readonly seed: number
   /** Probability of each gateway fault per request, e.g. `{ throttle: 0.02 }`. */
   readonly faults: Partial<Record<FaultPlan.FaultKind, number>>
+  /** Revoke the current set every this many milliseconds while the replay runs (default: never). */
+  readonly revokeEveryMs?: number | undefined
   /** Called as events complete, with the count done so far. */
   readonly onProgress?: ((done: number, total: number) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * What a lagging credentials source did during the replay. A lag window runs from a revocation or expiry of the set
+ * the source serves until the source serves a new one (at most the lag); `sourceCalls` are the calls to the source
+ * in those windows, all answered with the revoked set.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LagReport {
+  readonly windows: number
+  /** Total length of the lag windows, in seconds. */
+  readonly seconds: number
+  readonly sourceCalls: number
+  /** `sourceCalls / seconds` (0 without lag): how hard the caller pressed a source that could not help yet. */
+  readonly sourceCallsPerSecond: number
 }
 
 /**
@@ -73,13 +94,24 @@ export interface Report {
   readonly deliveredTwice: number
   /** Events reported failed to the caller, after the retry policy gave up. */
   readonly failed: number
-  /** `failed` by cause: the error's tag, with the reason for a `CredentialsError`, e.g. `CredentialsError (ExpiredToken)`. */
+  /**
+   * `failed` by cause: the error's tag, with the reason for a `CredentialsError` (`CredentialsError (ExpiredToken)`)
+   * and the status for a 403 (`ServiceError (HTTP 403)`).
+   */
   readonly failedByCause: Readonly<Record<string, number>>
-  /** Failures whose error was a `CredentialsError`: the credential events were not absorbed. */
+  /**
+   * Failures caused by credentials: the credential events were not absorbed. The error was a `CredentialsError`, or
+   * the last answer was HTTP 403, which the gateway gives on DynamoDB and SQS only to reject credentials (in the
+   * malformed shape the SDK cannot read which rejection it was).
+   */
   readonly failedByCredentials: number
   /** Events reported stored and enqueued to the caller, but missing from the table or the queue. */
   readonly lost: number
+  /** Calls to the credentials source (the container endpoint) during the replay. */
   readonly credentialFetches: number
+  readonly lag: LagReport
+  /** Revocations made by `revokeEveryMs`. */
+  readonly periodicRevocations: number
   readonly clientRebuilds: number
   readonly retries: Readonly<Record<string, number>>
   readonly gateway: Readonly<Record<string, number>>
@@ -103,12 +135,19 @@ const credentialTrouble: ReadonlyArray<readonly [number, CredentialEvent.Credent
   [0.7, { _tag: "Expire", atMs: 0 }]
 ]
 
-/** The cause a failure is counted under: its tag, and for a `CredentialsError` its reason. */
+const httpStatusOf = (error: unknown): unknown =>
+  Predicate.hasProperty(error, "httpStatus") ? error.httpStatus : undefined
+
+/** A failure caused by credentials: a `CredentialsError`, or a 403 (the gateway's credentials rejections). */
+const isCredentialsFailure = (error: unknown): boolean =>
+  AwsError.isCredentialsError(error) || httpStatusOf(error) === 403
+
+/** The cause a failure is counted under: its tag, and for a `CredentialsError` its reason, for a 403 its status. */
 const causeOf = (error: unknown): string =>
   AwsError.isCredentialsError(error)
     ? `CredentialsError (${error.reason})`
     : Predicate.hasProperty(error, "_tag") && typeof error._tag === "string"
-    ? error._tag
+    ? error._tag + (httpStatusOf(error) === 403 ? " (HTTP 403)" : "")
     : "unknown"
 
 /**
@@ -200,7 +239,7 @@ export const run = (
           Effect.sync(() => {
             const cause = causeOf(error)
             failedByCause[cause] = (failedByCause[cause] ?? 0) + 1
-            if (AwsError.isCredentialsError(error)) failedByCredentials++
+            if (isCredentialsFailure(error)) failedByCredentials++
           }).pipe(
             Effect.zipRight(Effect.logWarning(`event ${i} failed: ${error.message}`))
           )
@@ -218,10 +257,17 @@ export const run = (
         discard: true
       }).pipe(Effect.map(() => (performance.now() - started) / 1000))
     })
+    // Periodic revocations come on their own stream; only the trouble's events are waited for.
+    const troubleEvents = new Set(credentialTrouble.map(([, event]) => event))
+    let periodicRevocations = 0
+    const periodic = options.revokeEveryMs === undefined
+      ? Stream.empty
+      : CredentialEvent.every(options.revokeEveryMs, { _tag: "Revoke", atMs: 0 })
     const scenario = yield* Scenario.run(replay, {
       plan: faultPlan(options),
-      events: Stream.fromQueue(trouble),
-      onEvent: () => Queue.offer(applied, undefined)
+      events: Stream.merge(Stream.fromQueue(trouble), periodic),
+      onEvent: (event) =>
+        troubleEvents.has(event) ? Queue.offer(applied, undefined) : Effect.sync(() => void periodicRevocations++)
     }).pipe(
       // The plan is built here from validated flags: a rejected plan is a bug.
       Effect.orDie
@@ -255,6 +301,13 @@ export const run = (
       failedByCredentials,
       lost,
       credentialFetches: scenario.credentialFetches,
+      lag: {
+        windows: scenario.lag.windows,
+        seconds: scenario.lag.lagMs / 1000,
+        sourceCalls: scenario.lag.fetches,
+        sourceCallsPerSecond: scenario.lag.lagMs > 0 ? scenario.lag.fetches / (scenario.lag.lagMs / 1000) : 0
+      },
+      periodicRevocations,
       clientRebuilds: scenario.clientRebuilds,
       retries: scenario.retries,
       gateway: scenario.requests.byOutcome as Record<string, number>,

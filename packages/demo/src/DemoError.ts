@@ -1,5 +1,6 @@
 /**
- * Errors of the demo's command line: a `--faults` flag it cannot read, and a replay that found problems.
+ * Errors of the demo's command line: a `--faults` flag it cannot read, a millisecond flag (`--lag`, `--propagation`,
+ * `--rotate-every`) with a bad value, and a replay that found problems.
  *
  * @since 0.1.0
  */
@@ -47,12 +48,30 @@ export class BadFaultMix extends Data.TaggedError("BadFaultMix")<{ readonly inpu
 }
 
 /**
+ * A flag that takes milliseconds (`--lag`, `--propagation`, `--rotate-every`) got something else: not a number, a
+ * negative one, a fraction, or 0 where a period is needed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BadFlagValue extends Data.TaggedError("BadFlagValue")<{
+  readonly flag: string
+  readonly input: string
+  readonly expected: string
+}> {
+  readonly [TypeId]: TypeId = TypeId
+  override get message(): string {
+    return `${this.flag} ${JSON.stringify(this.input)}: expected ${this.expected}`
+  }
+}
+
+/**
  * Any error of the demo.
  *
  * @since 0.1.0
  * @category errors
  */
-export type DemoError = DemoFailed | BadFaultMix
+export type DemoError = DemoFailed | BadFaultMix | BadFlagValue
 
 /**
  * @since 0.1.0
@@ -71,3 +90,9 @@ export const isDemoFailed = (u: unknown): u is DemoFailed => isDemoError(u) && u
  * @category guards
  */
 export const isBadFaultMix = (u: unknown): u is BadFaultMix => isDemoError(u) && u._tag === "BadFaultMix"
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isBadFlagValue = (u: unknown): u is BadFlagValue => isDemoError(u) && u._tag === "BadFlagValue"

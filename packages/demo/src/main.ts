@@ -3,6 +3,11 @@
  * is lost (reported done, missing from a backend), stored twice or delivered twice, or failed because of a
  * credentials event. Other failures were reported to the caller, who can retry them: they are counted by cause
  * but do not fail the run.
+ *
+ * Flags for a less kind world: `--lag <ms>` (the credentials source serves a revoked set this long before it issues a
+ * new one), `--propagation <ms>` (each new set is refused this long after it is issued), `--rotate-every <ms>` (a
+ * revocation every period, on top of the incident's own), `--malformed` (credentials rejections come as 403 with an
+ * XML body the SDK cannot parse).
  */
 import { Credentials, RetryPolicy } from "@aws-resilience/core"
 import { DynamoDB } from "@aws-resilience/dynamodb"
@@ -19,7 +24,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Demo from "./Demo.js"
-import { BadFaultMix, DemoFailed } from "./DemoError.js"
+import { BadFaultMix, BadFlagValue, DemoFailed } from "./DemoError.js"
 
 const parseFaults = (input: string) =>
   Effect.gen(function*() {
@@ -38,6 +43,22 @@ const parseFaults = (input: string) =>
       mix[kind.value] = probability
     }
     return mix
+  })
+
+// A millisecond flag: a whole number, at least `min`; absent stays absent.
+const parseMillis = (flag: string, input: Option.Option<string>, min = 0) =>
+  Effect.gen(function*() {
+    if (Option.isNone(input)) return undefined
+    const text = input.value.trim()
+    const ms = /^-?\d+$/.test(text) ? Number(text) : Number.NaN
+    if (!Number.isSafeInteger(ms) || ms < min) {
+      return yield* new BadFlagValue({
+        flag,
+        input: input.value,
+        expected: `a whole number of milliseconds, ${min === 0 ? "0 or more" : `at least ${min}`}`
+      })
+    }
+    return ms
   })
 
 const progress = (done: number, total: number) =>
@@ -64,7 +85,7 @@ const table = (lines: ReadonlyArray<Line>): string => {
   ).join("\n")
 }
 
-const print = (report: Demo.Report) =>
+const print = (report: Demo.Report, showLag: boolean) =>
   Console.log(
     table([
       "",
@@ -79,7 +100,18 @@ const print = (report: Demo.Report) =>
       ["  retried, already there", report.alreadyStored],
       ["enqueued", report.enqueued],
       ["  delivered twice", report.deliveredTwice],
-      ["credential fetches", report.credentialFetches],
+      ["credential source calls", report.credentialFetches],
+      ...(showLag
+        ? [
+          ["  during lag windows", report.lag.sourceCalls] as const,
+          ["  lag windows", report.lag.windows] as const,
+          ["  lag, total (s)", report.lag.seconds.toFixed(1)] as const,
+          ["  source calls per second of lag", report.lag.sourceCallsPerSecond.toFixed(2)] as const,
+          "    (source calls during lag windows / total lag seconds; a lag window runs from a revocation until",
+          "     the source serves a new set)"
+        ]
+        : []),
+      ...(report.periodicRevocations > 0 ? [["periodic revocations", report.periodicRevocations] as const] : []),
       ["client rebuilds", report.clientRebuilds],
       "  retries by cause",
       ...Object.entries(report.retries).map(([tag, n]) => [`    ${tag}`, n] as const),
@@ -111,30 +143,61 @@ const maxAttempts = Options.integer("max-attempts").pipe(
   Options.withDescription("attempts per call")
 )
 
+const lag = Options.text("lag").pipe(
+  Options.optional,
+  Options.withDescription("ms the credentials source lags each revocation: it serves the revoked set that long")
+)
+const propagation = Options.text("propagation").pipe(
+  Options.optional,
+  Options.withDescription("ms each new credentials set is refused after it is issued (new keys propagate)")
+)
+const rotateEvery = Options.text("rotate-every").pipe(
+  Options.optional,
+  Options.withDescription("revoke the current credentials every this many ms during the run")
+)
+const malformed = Options.boolean("malformed").pipe(
+  Options.withDescription("answer credentials rejections malformed: 403, an XML body, text/html, no error headers")
+)
+
 const command = Command.make(
   "demo",
-  { events, concurrency, seed, faults, maxAttempts, reportFile },
+  { events, concurrency, seed, faults, maxAttempts, reportFile, lag, propagation, rotateEvery, malformed },
   (args) =>
     Effect.gen(function*() {
       const mix = yield* parseFaults(args.faults)
+      const lagMs = yield* parseMillis("--lag", args.lag)
+      const propagationMs = yield* parseMillis("--propagation", args.propagation)
+      const revokeEveryMs = yield* parseMillis("--rotate-every", args.rotateEvery, 1)
       yield* Console.log(
         `Replaying the incident: ${args.events} events, ${args.concurrency} at a time, seed ${args.seed}`
       )
+      const world = [
+        ...(lagMs !== undefined ? [`the credentials source lags each revocation by ${lagMs} ms`] : []),
+        ...(propagationMs !== undefined ? [`new sets are refused for ${propagationMs} ms`] : []),
+        ...(revokeEveryMs !== undefined ? [`a revocation every ${revokeEveryMs} ms`] : []),
+        ...(args.malformed ? ["credentials rejections are malformed"] : [])
+      ]
+      if (world.length > 0) yield* Console.log(`  ${world.join("; ")}`)
       const report = yield* Demo.run({
         events: args.events,
         concurrency: args.concurrency,
         seed: args.seed,
         faults: mix,
+        revokeEveryMs,
         onProgress: progress
       }).pipe(
         Effect.provide(
           Layer.mergeAll(DynamoDB.layerConfig(), SQS.layerConfig()).pipe(
             Layer.provideMerge(Layer.merge(Credentials.layer(), RetryPolicy.layer({ maxAttempts: args.maxAttempts }))),
-            Layer.provideMerge(LocalAws.layerWithEnv())
+            Layer.provideMerge(LocalAws.layerWithEnv({
+              revocationLag: lagMs,
+              propagation: propagationMs,
+              rejectionShape: args.malformed ? "malformed" : "aws"
+            }))
           )
         )
       )
-      yield* print(report)
+      yield* print(report, lagMs !== undefined && lagMs > 0)
       if (Option.isSome(args.reportFile)) {
         const fs = yield* FileSystem.FileSystem
         yield* fs.writeFileString(args.reportFile.value, JSON.stringify(report, null, 2) + "\n")

@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import type * as AwsError from "@aws-resilience/core/AwsError"
 import type * as CredentialsProvider from "@aws-resilience/core/CredentialsProvider"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -112,6 +113,11 @@ export interface Options {
   readonly timeout?: Duration.DurationInput | undefined
   /** Run only these kinds of check. Default: all of them. */
   readonly only?: ReadonlyArray<Kind> | undefined
+  /**
+   * Codes of your own (an emulator's, say) and what they mean, for the classification of the doctor's calls: added to
+   * those in force on the fiber (`AwsError.withCodes`, `AwsError.layer`), which it also uses.
+   */
+  readonly codes?: AwsError.Codes | undefined
 }
 
 /**

@@ -12,9 +12,15 @@
  * - the same in provider round trips: recovery / how long the provider's load took in that refresh (target < 2);
  * - the calls that failed in the round (target 0 in every round);
  * - how many times the credentials endpoint was asked and how many clients were built (1 and 1 expected).
+ * Then `--lag-rounds` rounds (default 3) against a lagging source: each revocation is lagged by `--lag` seconds
+ * (default 1), so the endpoint keeps serving the revoked set that long before it issues a new one, as IAM's eventual
+ * consistency or a late container endpoint do. Measured per round: the source calls made while it lagged, per second
+ * of lag (target <= 2, printed, not judged by the exit code): a caller that cannot get a good set yet should not
+ * hammer the source.
  * The provider is timed by wrapping the chain's `load`; nothing else differs from production.
  *
- *   node ../../bench/lib/run.mjs bench/recovery.bench.ts [--rounds 5] [--concurrency 1000] [--warmup 1] [--settle 1] [--log warning|debug]
+ *   node ../../bench/lib/run.mjs bench/recovery.bench.ts [--rounds 5] [--concurrency 1000] [--warmup 1] [--settle 1]
+ *     [--lag-rounds 3] [--lag 1] [--log warning|debug]
  */
 import { Credentials, CredentialsProvider, Resilience, RetryPolicy } from "@aws-resilience/core"
 import { type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb"
@@ -28,6 +34,8 @@ const concurrency = option("concurrency", 1000)
 const rounds = option("rounds", 5)
 const warmup = option("warmup", 1) * 1000
 const settle = option("settle", 1) * 1000
+const lagRounds = option("lag-rounds", 3)
+const lagMs = option("lag", 1) * 1000
 // `--log warning` (or debug) shows what the library logs during the run.
 const logLevel = LogLevel.fromLiteral(
   stringOption("log", "error") === "debug" ? "Debug" : stringOption("log", "error") === "warning" ? "Warning" : "Error"
@@ -52,6 +60,12 @@ const provider: CredentialsProvider.Provider = {
   })
 }
 
+interface LagStats {
+  readonly windows: number
+  readonly lagMs: number
+  readonly fetches: number
+}
+
 interface Round {
   readonly recoveryMs: number
   readonly providerMs: number
@@ -62,6 +76,8 @@ interface Round {
   readonly fetches: number
   readonly builds: number
   readonly errors: Record<string, number>
+  /** The source's lag in the round: its windows, their length, and the fetches answered with the revoked set. */
+  readonly lag: LagStats
 }
 
 const stack = await startStack()
@@ -71,6 +87,7 @@ const program = Effect.gen(function*() {
   yield* ensureTable(table)
   const managed = yield* DynamoDB.DynamoDB
   const fetchCount = Effect.promise(() => stack.command<number>("fetchCount").then((reply) => reply.result))
+  const lagStats = Effect.promise(() => stack.command<LagStats>("lagStats").then((reply) => reply.result))
   // The client that served each call tells its generation apart.
   let stale: DynamoDBClient | undefined
   let firstNew: number | undefined
@@ -124,48 +141,62 @@ const program = Effect.gen(function*() {
       while (inFlight.slice(0, below).some((n) => n > 0)) yield* Effect.sleep(10)
     })
 
-  const results: Array<Round> = []
   let firstEpoch = 0
-  for (let round = 0; round < rounds; round++) {
-    yield* Effect.sleep(warmup)
-    firstNew = undefined
-    firstSent = undefined
-    stale = yield* managed.use((client) => Effect.succeed(client))
-    const fetchesBefore = yield* fetchCount
-    const buildsBefore = yield* managed.builds
-    const loadsBefore = loads.length
-    const { at } = yield* Effect.promise(() => stack.command("revoke"))
-    nextEpoch()
-    const deadline = now() + 30_000
-    while (firstNew === undefined && now() < deadline) yield* Effect.sleep(5)
-    const after = nextEpoch()
-    yield* drained(after)
-    const drainedMs = now() - at
-    yield* Effect.sleep(settle)
-    const refresh = loads.slice(loadsBefore)[0]
-    const epochs = { from: firstEpoch, to: after }
-    firstEpoch = after
-    results.push({
-      recoveryMs: (firstNew ?? Number.POSITIVE_INFINITY) - at,
-      providerMs: refresh === undefined ? Number.NaN : refresh.end - refresh.start,
-      detectMs: refresh === undefined ? Number.NaN : refresh.start - at,
-      sentMs: refresh === undefined || firstSent === undefined ? Number.NaN : firstSent - refresh.end,
-      drainedMs,
-      failed: failedIn.slice(epochs.from, epochs.to).reduce((a, b) => a + b, 0),
-      fetches: (yield* fetchCount) - fetchesBefore,
-      builds: (yield* managed.builds) - buildsBefore,
-      errors: Object.assign({}, ...errorsIn.slice(epochs.from, epochs.to))
+  // One revocation (`revoke`, or `revoke {"lagMs": ...}` for a lagging source) and the recovery from it.
+  const runRound = (revoke: string) =>
+    Effect.gen(function*() {
+      yield* Effect.sleep(warmup)
+      firstNew = undefined
+      firstSent = undefined
+      stale = yield* managed.use((client) => Effect.succeed(client))
+      const fetchesBefore = yield* fetchCount
+      const buildsBefore = yield* managed.builds
+      const loadsBefore = loads.length
+      const lagBefore = yield* lagStats
+      const { at } = yield* Effect.promise(() => stack.command(revoke))
+      nextEpoch()
+      const deadline = now() + 30_000 + lagMs
+      while (firstNew === undefined && now() < deadline) yield* Effect.sleep(5)
+      const after = nextEpoch()
+      yield* drained(after)
+      const drainedMs = now() - at
+      yield* Effect.sleep(settle)
+      const refresh = loads.slice(loadsBefore)[0]
+      const epochs = { from: firstEpoch, to: after }
+      firstEpoch = after
+      const lagAfter = yield* lagStats
+      return {
+        recoveryMs: (firstNew ?? Number.POSITIVE_INFINITY) - at,
+        providerMs: refresh === undefined ? Number.NaN : refresh.end - refresh.start,
+        detectMs: refresh === undefined ? Number.NaN : refresh.start - at,
+        sentMs: refresh === undefined || firstSent === undefined ? Number.NaN : firstSent - refresh.end,
+        drainedMs,
+        failed: failedIn.slice(epochs.from, epochs.to).reduce((a, b) => a + b, 0),
+        fetches: (yield* fetchCount) - fetchesBefore,
+        builds: (yield* managed.builds) - buildsBefore,
+        errors: Object.assign({}, ...errorsIn.slice(epochs.from, epochs.to)),
+        lag: {
+          windows: lagAfter.windows - lagBefore.windows,
+          lagMs: lagAfter.lagMs - lagBefore.lagMs,
+          fetches: lagAfter.fetches - lagBefore.fetches
+        }
+      } satisfies Round
     })
+  const results: Array<Round> = []
+  for (let round = 0; round < rounds; round++) results.push(yield* runRound("revoke"))
+  const lagged: Array<Round> = []
+  for (let round = 0; round < lagRounds; round++) {
+    lagged.push(yield* runRound(`revoke ${JSON.stringify({ lagMs })}`))
   }
   running = false
   yield* Fiber.join(load)
   // Calls that started after the last recovery, which no revocation touched: they should not fail either.
   const after = failedIn.slice(firstEpoch).reduce((a, b) => a + b, 0)
-  return { results, samples, after }
+  return { results, lagged, samples, after }
 })
 
 try {
-  const { after, results, samples } = await Effect.runPromise(
+  const { after, lagged, results, samples } = await Effect.runPromise(
     program.pipe(
       Effect.scoped,
       Effect.provide(
@@ -204,11 +235,40 @@ try {
   reportValue({
     label: "failed calls per revocation",
     // Failures of calls that started after the last recovery count too, in the last round.
-    values: results.map((r, i) => r.failed + (i === results.length - 1 ? after : 0)),
+    values: results.map((r, i) => r.failed + (i === results.length - 1 && lagged.length === 0 ? after : 0)),
     target: 0,
     digits: 0,
     every: true
   })
+  if (lagged.length > 0) {
+    console.log(
+      `A source that lags each revocation by ${lagMs} ms (it serves the revoked set that long), ` +
+        `${lagged.length} revocations:`
+    )
+    reportInfo({ label: "recovery: revoked to first new success (ms)", values: lagged.map((r) => r.recoveryMs) })
+    reportInfo({
+      label: "credentials endpoint fetches per revocation",
+      values: lagged.map((r) => r.fetches),
+      digits: 0
+    })
+    reportInfo({ label: "  of which during the lag", values: lagged.map((r) => r.lag.fetches), digits: 0 })
+    reportInfo({ label: "clients built per revocation", values: lagged.map((r) => r.builds), digits: 0 })
+    reportInfo({
+      label: "failed calls per revocation",
+      // Failures of calls that started after the last recovery count too, in the last round.
+      values: lagged.map((r, i) => r.failed + (i === lagged.length - 1 ? after : 0)),
+      digits: 0
+    })
+    const lagErrors = lagged.flatMap((r) => Object.entries(r.errors).map(([tag, n]) => `${tag} ${n}`))
+    if (lagErrors.length > 0) console.log(`  failures by error: ${lagErrors.join(", ")}`)
+    // Source calls during the lag windows / total lag seconds, per round (printed, not asserted).
+    reportValue({
+      label: "source calls per second of lag",
+      values: lagged.map((r) => r.lag.lagMs > 0 ? r.lag.fetches / (r.lag.lagMs / 1000) : Number.NaN),
+      target: 2,
+      unit: "/s"
+    })
+  }
   printVerdicts("dynamodb recovery bench")
 } finally {
   await stack.close()

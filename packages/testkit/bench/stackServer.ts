@@ -7,7 +7,9 @@
  * It stops when stdin closes (its parent is gone) or on SIGTERM.
  *
  * Commands: `credentials` (the current set, plain), `revoke`, `expire`, `rotate`, `fetchCount` (how many times the
- * credentials endpoint was asked), `stats` and `resetStats` (the gateway's), `ping`.
+ * credentials endpoint was asked), `lagStats` (the authority's), `stats` and `resetStats` (the gateway's), `ping`.
+ * A command may take a JSON argument after a space: `revoke {"lagMs": 1000}` and `expire {"lagMs": 1000}` lag the
+ * source by that much (the endpoint serves the revoked set that long before it issues a new one).
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
@@ -21,16 +23,38 @@ import * as LocalAws from "../src/LocalAws.js"
 const emit = (message: unknown) => process.stdout.write(`@stack ${JSON.stringify(message)}\n`)
 const now = () => performance.timeOrigin + performance.now()
 
-const commands = (stack: LocalAws.Service): Record<string, Effect.Effect<unknown>> => ({
-  ping: Effect.void,
-  credentials: Effect.map(stack.authority.current, CredentialsAuthority.toStatic),
-  revoke: stack.authority.revoke(),
-  expire: stack.authority.expire(),
-  rotate: Effect.map(stack.authority.rotate(), (set) => ({ accessKeyId: set.accessKeyId })),
-  fetchCount: stack.authority.fetchCount,
-  stats: stack.gateway.stats,
-  resetStats: stack.gateway.resetStats
+interface Argument {
+  readonly lagMs?: number
+}
+
+const lagOf = (argument: Argument): CredentialsAuthority.RevokeOptions =>
+  typeof argument.lagMs === "number" ? { lag: argument.lagMs } : {}
+
+const commands = (stack: LocalAws.Service): Record<string, (argument: Argument) => Effect.Effect<unknown>> => ({
+  ping: () => Effect.void,
+  credentials: () => Effect.map(stack.authority.current, CredentialsAuthority.toStatic),
+  revoke: (argument) => stack.authority.revoke(lagOf(argument)),
+  expire: (argument) => stack.authority.expire(lagOf(argument)),
+  rotate: () => Effect.map(stack.authority.rotate(), (set) => ({ accessKeyId: set.accessKeyId })),
+  fetchCount: () => stack.authority.fetchCount,
+  lagStats: () => stack.authority.lagStats,
+  stats: () => stack.gateway.stats,
+  resetStats: () => stack.gateway.resetStats
 })
+
+// `name` or `name {json}`.
+const parseCommand = (cmd: string): { readonly name: string; readonly argument: Argument } | undefined => {
+  const space = cmd.indexOf(" ")
+  if (space < 0) return { name: cmd, argument: {} }
+  try {
+    const argument: unknown = JSON.parse(cmd.slice(space + 1))
+    return typeof argument === "object" && argument !== null
+      ? { name: cmd.slice(0, space), argument: argument as Argument }
+      : undefined
+  } catch {
+    return undefined
+  }
+}
 
 const program = Effect.gen(function*() {
   const stack = yield* LocalAws.make()
@@ -52,9 +76,10 @@ const program = Effect.gen(function*() {
     } catch {
       return
     }
-    const command = table[request.cmd]
+    const parsed = parseCommand(request.cmd)
+    const command = parsed === undefined ? undefined : table[parsed.name]
     if (command === undefined) return emit({ id: request.id, error: `unknown command ${request.cmd}` })
-    runFork(Effect.map(command, (result) => emit({ id: request.id, at: now(), result })))
+    runFork(Effect.map(command(parsed!.argument), (result) => emit({ id: request.id, at: now(), result })))
   }
   yield* Effect.async<void>((resume) => {
     const lines = createInterface({ input: process.stdin })

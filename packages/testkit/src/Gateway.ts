@@ -1,8 +1,8 @@
 /**
  * A SigV4-verifying reverse proxy in front of the local DynamoDB, SQS and STS backends. One
  * loopback port serves all three: the service is read from the credential scope of the request's
- * `Authorization` header. It answers auth failures exactly as AWS does, injects faults from a
- * seeded `FaultPlan`, and counts every request by outcome.
+ * `Authorization` header. It answers auth failures exactly as AWS does (or, on demand, in the malformed shape some
+ * emulators and proxies use), injects faults from a seeded `FaultPlan`, and counts every request by outcome.
  *
  * @since 0.1.0
  */
@@ -18,7 +18,13 @@ import { randomUUID } from "node:crypto"
 import * as Http from "node:http"
 import { CredentialsAuthority } from "./CredentialsAuthority.js"
 import * as FaultPlan from "./FaultPlan.js"
-import { errorResponse, type GatewayFailure, type WireResponse } from "./internal/awsErrors.js"
+import {
+  errorResponse,
+  type GatewayFailure,
+  isCredentialRejection,
+  malformedRejection,
+  type WireResponse
+} from "./internal/awsErrors.js"
 import { makeFaultInjector } from "./internal/faultInjector.js"
 import { type BackendResponse, type BackendTarget, forward, readBody } from "./internal/forward.js"
 import { listen } from "./internal/httpServer.js"
@@ -92,6 +98,38 @@ export interface Backends {
 }
 
 /**
+ * How the gateway answers a credentials rejection (an unknown, revoked or still propagating key, a forged or expired
+ * session token, a wrong secret) on DynamoDB and SQS:
+ * - `aws`: as AWS does, in the service's JSON protocol (`__type`, and `x-amzn-query-error` on SQS), so the SDK
+ *   raises `UnrecognizedClientException`, `InvalidClientTokenId`, `ExpiredToken...`;
+ * - `malformed`: as some emulators and proxies do, HTTP 403 with a Query-protocol XML body
+ *   (`<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>...`), `content-type: text/html`,
+ *   no `x-amzn-ErrorType`, `x-amzn-query-error` or `x-amzn-requestid` header (the request id is only in the body).
+ *   The SDK cannot parse it and throws a `SyntaxError` carrying `$metadata.httpStatusCode` 403 and `$response`.
+ *
+ * STS, whose protocol is XML already, and the other failures (missing authentication, clock skew, injected faults)
+ * keep the AWS shape.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RejectionShape = "aws" | "malformed"
+
+/**
+ * Options of `setRejectionShape`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RejectionShapeOptions {
+  /**
+   * Use the shape only this long, then go back to the one last set without `for` (default: until changed). A later
+   * call replaces an earlier window.
+   */
+  readonly for?: Duration.DurationInput
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -108,6 +146,8 @@ export interface Options {
    * 5 minutes away from its clock ("Signature expired"), and every response carries its clock in `Date`.
    */
   readonly clockOffsetMs?: number | undefined
+  /** How credentials rejections are answered (default "aws"). See `RejectionShape`. */
+  readonly rejectionShape?: RejectionShape | undefined
 }
 
 /**
@@ -132,6 +172,10 @@ export interface Service {
   readonly clearPlan: Effect.Effect<void>
   /** Moves the gateway's clock: `offsetMs` ahead of the real one (negative: behind). See `Options.clockOffsetMs`. */
   readonly setClockOffset: (offsetMs: number) => Effect.Effect<void>
+  /** The shape credentials rejections are answered in now. */
+  readonly rejectionShape: Effect.Effect<RejectionShape>
+  /** Answers credentials rejections in `shape`, until changed or for `options.for`. See `RejectionShape`. */
+  readonly setRejectionShape: (shape: RejectionShape, options?: RejectionShapeOptions) => Effect.Effect<void>
   readonly stats: Effect.Effect<Stats>
   readonly resetStats: Effect.Effect<void>
 }
@@ -216,6 +260,15 @@ const skewDetail = (signed: string, signedAt: number, now: number): string =>
       amzDate(now)
     } + 5 min.)`
 
+interface ShapeState {
+  readonly base: RejectionShape
+  /** A shape in force until `until` (epoch ms, wall clock), then `base` again. */
+  readonly temporary: { readonly shape: RejectionShape; readonly until: number } | undefined
+}
+
+const shapeAt = (state: ShapeState, now: number): RejectionShape =>
+  state.temporary !== undefined && now < state.temporary.until ? state.temporary.shape : state.base
+
 // Backends set their own request id; the gateway supplies one when they do not.
 const withRequestId = (backend: BackendResponse, requestId: string): BackendResponse =>
   backend.headers["x-amzn-requestid"] === undefined
@@ -253,6 +306,7 @@ export const make = (
       (agent) => Effect.sync(() => agent.destroy())
     )
 
+    const shapes = yield* Ref.make<ShapeState>({ base: options.rejectionShape ?? "aws", temporary: undefined })
     const signers = makeSignerCache()
     let clockOffset = options.clockOffsetMs ?? 0
     const now = () => Date.now() + clockOffset
@@ -266,7 +320,10 @@ export const make = (
         if (authorization === undefined) return "missingAuthentication"
         const signingDate = parseAmzDate(header(request.headers, "x-amz-date"))
         const key = yield* authority.lookup(authorization.accessKeyId)
-        if (key.status === "unknown" || key.status === "revoked") return "unrecognizedClient"
+        // A key that is still propagating is not known to the service yet.
+        if (key.status === "unknown" || key.status === "revoked" || key.status === "propagating") {
+          return "unrecognizedClient"
+        }
         const sessionToken = Redacted.value(key.sessionToken)
         const givenToken = header(request.headers, "x-amz-security-token")
         if (givenToken === undefined || !safeEqual(givenToken, sessionToken)) return "unrecognizedClient"
@@ -312,7 +369,14 @@ export const make = (
           const detail = failure === "signatureExpired"
             ? skewDetail(signed, parseAmzDate(signed)?.getTime() ?? 0, now())
             : undefined
-          reply(response, errorResponse(service, failure, requestId, detail), now())
+          const shape = shapeAt(yield* Ref.get(shapes), Date.now())
+          reply(
+            response,
+            shape === "malformed" && service !== "sts" && isCredentialRejection(failure)
+              ? malformedRejection(failure, requestId)
+              : errorResponse(service, failure, requestId, detail),
+            now()
+          )
           return yield* count(failure)
         }
         const operation = operationOf(service, request.headers, body)
@@ -407,6 +471,15 @@ export const make = (
         Effect.sync(() => {
           clockOffset = offsetMs
         }),
+      rejectionShape: Effect.map(Ref.get(shapes), (state) => shapeAt(state, Date.now())),
+      setRejectionShape: (shape, shapeOptions) =>
+        Ref.update(shapes, (state): ShapeState =>
+          shapeOptions?.for === undefined
+            ? { base: shape, temporary: undefined }
+            : {
+              ...state,
+              temporary: { shape, until: Date.now() + Duration.toMillis(Duration.decode(shapeOptions.for)) }
+            }),
       stats: Ref.get(stats),
       resetStats: Ref.set(stats, emptyStats)
     })

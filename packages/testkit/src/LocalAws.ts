@@ -62,6 +62,18 @@ export interface Options {
   /** Initial fault plan of the gateway, validated when the stack starts. */
   readonly plan?: FaultPlan.FaultPlanEncoded | FaultPlan.FaultPlan | undefined
   /**
+   * How long the credentials endpoint keeps serving a revoked or expired set before it issues a new one (default 0).
+   * See `CredentialsAuthority.Options.revocationLag`.
+   */
+  readonly revocationLag?: Duration.DurationInput | undefined
+  /**
+   * How long each new set is refused by the gateway after it is issued (default 0; the initial set is usable at
+   * once). See `CredentialsAuthority.Options.propagation`.
+   */
+  readonly propagation?: Duration.DurationInput | undefined
+  /** How the gateway answers credentials rejections (default "aws"). See `Gateway.RejectionShape`. */
+  readonly rejectionShape?: Gateway.RejectionShape | undefined
+  /**
    * FIFO receives return as many messages of one group as asked for, in order, as SQS does; fauxqs alone returns
    * at most one message per group per receive. Default false.
    */
@@ -142,12 +154,15 @@ export const make = (
     const authority = yield* CredentialsAuthority.make({
       ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
       ...(options.authorizationToken !== undefined ? { authorizationToken: options.authorizationToken } : {}),
-      ...(options.credentialsPort !== undefined ? { port: options.credentialsPort } : {})
+      ...(options.credentialsPort !== undefined ? { port: options.credentialsPort } : {}),
+      ...(options.revocationLag !== undefined ? { revocationLag: options.revocationLag } : {}),
+      ...(options.propagation !== undefined ? { propagation: options.propagation } : {})
     })
     const gateway = yield* Gateway.make({
       backends: { dynamodb: dynamodbUrl, sqs: fauxqsUrl, sts: fauxqsUrl },
       ...(options.gatewayPort !== undefined ? { port: options.gatewayPort } : {}),
-      ...(plan !== undefined ? { plan } : {})
+      ...(plan !== undefined ? { plan } : {}),
+      ...(options.rejectionShape !== undefined ? { rejectionShape: options.rejectionShape } : {})
     }).pipe(Effect.provideService(CredentialsAuthority.CredentialsAuthority, authority))
 
     return LocalAws.of({

@@ -13,6 +13,7 @@ import * as Metric from "effect/Metric"
 import * as MetricState from "effect/MetricState"
 import * as Stream from "effect/Stream"
 import * as CredentialEvent from "./CredentialEvent.js"
+import type * as CredentialsAuthority from "./CredentialsAuthority.js"
 import * as FaultPlan from "./FaultPlan.js"
 import type * as Gateway from "./Gateway.js"
 import { withLiveClock } from "./internal/liveClock.js"
@@ -27,7 +28,7 @@ export interface Options<R = never> {
   /**
    * Credential events, applied alongside the program until it ends: a time-ordered list (each event `atMs` after
    * the program starts), or a stream (each event applied as the stream emits it, whatever its `atMs`: for events
-   * triggered by the program's progress, or on a `Schedule`). Both run on the wall clock.
+   * triggered by the program's progress, or periodic ones from `CredentialEvent.every`). Both run on the wall clock.
    */
   readonly events?:
     | ReadonlyArray<CredentialEvent.CredentialEvent>
@@ -45,6 +46,11 @@ export interface Report<A, E> {
   readonly exit: Exit.Exit<A, E>
   readonly requests: Gateway.Stats
   readonly credentialFetches: number
+  /**
+   * What the source's lag did during the run: lag windows opened, their length, and the fetches served the revoked
+   * set in them (see `CredentialsAuthority.LagStats`). A window still open when the run ended counts up to then.
+   */
+  readonly lag: CredentialsAuthority.LagStats
   readonly clientRebuilds: number
   /** The program's retries, by the tag of the error that was retried. */
   readonly retries: Readonly<Record<string, number>>
@@ -90,6 +96,7 @@ export const run = <A, E, R, R2 = never>(
     const plan = options.plan === undefined ? FaultPlan.empty : yield* FaultPlan.decode(options.plan)
     yield* stack.gateway.resetStats
     const fetchesBefore = yield* stack.authority.fetchCount
+    const lagBefore = yield* stack.authority.lagStats
     // Metrics are counted under a label of this run only, so other work in the process does not show up.
     const label = String(++scenarios)
     const rebuilds = Metric.tagged(Metrics.clientRebuilds, scenarioTag, label)
@@ -98,18 +105,24 @@ export const run = <A, E, R, R2 = never>(
     const onEvent = options.onEvent
     const applyEach = (event: CredentialEvent.CredentialEvent) =>
       onEvent === undefined
-        ? CredentialEvent.apply(stack.authority, event)
-        : Effect.zipRight(CredentialEvent.apply(stack.authority, event), onEvent(event))
+        ? CredentialEvent.apply(stack.authority, event, stack.gateway)
+        : Effect.zipRight(CredentialEvent.apply(stack.authority, event, stack.gateway), onEvent(event))
     const eventsFiber = yield* Effect.fork(
       Stream.runForEach(isList(events) ? CredentialEvent.timeline(events) : events, applyEach).pipe(withLiveClock)
     )
     const exit = yield* Effect.exit(program.pipe(withLiveClock, Effect.tagMetrics(scenarioTag, label))).pipe(
       Effect.ensuring(Fiber.interrupt(eventsFiber).pipe(Effect.zipRight(stack.gateway.clearPlan)))
     )
+    const lagAfter = yield* stack.authority.lagStats
     return {
       exit,
       requests: yield* stack.gateway.stats,
       credentialFetches: (yield* stack.authority.fetchCount) - fetchesBefore,
+      lag: {
+        windows: lagAfter.windows - lagBefore.windows,
+        lagMs: lagAfter.lagMs - lagBefore.lagMs,
+        fetches: lagAfter.fetches - lagBefore.fetches
+      },
       clientRebuilds: (yield* Metric.value(rebuilds)).count,
       retries: yield* retriesOf(label)
     }

@@ -76,3 +76,15 @@ export const fetchCredentials = (
     Effect.scoped,
     Effect.provide(FetchHttpClient.layer)
   )
+
+/** The plain credentials of a body the container endpoint served. */
+export const servedCredentials = (body: Record<string, string>): CredentialsAuthority.StaticCredentials => ({
+  accessKeyId: body.AccessKeyId!,
+  secretAccessKey: body.SecretAccessKey!,
+  sessionToken: body.Token!,
+  expiration: new Date(body.Expiration!)
+})
+
+/** One fetch from the container endpoint: the set it serves now. */
+export const servedNow = (stack: LocalAws.Service) =>
+  Effect.map(fetchCredentials(stack), (response) => servedCredentials(response.body))

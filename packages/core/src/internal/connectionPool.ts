@@ -8,6 +8,7 @@
  * nothing; the handler itself is destroyed once, when the managed client's scope closes.
  */
 import type { RequestHandler } from "@smithy/types"
+import { keepErrorBody } from "./classification.js"
 
 /** An SDK HTTP handler (`HttpHandler` of `@smithy/protocol-http`), as far as the pool uses it. */
 interface Handler extends RequestHandler<any, any, any> {
@@ -43,7 +44,8 @@ export const isView = (handler: unknown): boolean =>
 /**
  * A view of `handler` for one client: it sends through `handler`, and destroying it leaves `handler` open. A signal
  * under `callSignal` in the options is the request's `abortSignal`; a request whose signal is already aborted is
- * not handed on.
+ * not handed on. An error response's body is kept readable (`keepErrorBody`), so that a rejection the SDK cannot
+ * parse can still be classified by its code.
  */
 export const view = (handler: Handler): Handler => {
   const shown: Handler = {
@@ -53,15 +55,15 @@ export const view = (handler: Handler): Handler => {
         if (sent.aborted) return Promise.reject(abortError(sent.reason))
         // The options are the call's own object (`client.send`'s second argument), made for this call.
         options!.abortSignal = sent
-        return handler.handle(request, options)
+        return handler.handle(request, options).then(keepErrorBody)
       }
       const carried = (request as { readonly [callSignal]?: SignalOptions["abortSignal"] } | null)?.[callSignal]
       if (carried !== undefined) {
         if (carried.aborted) return Promise.reject(abortError(carried.reason))
         // A cached handler passes every call the same options object: this call's are a copy.
-        return handler.handle(request, { ...options, abortSignal: carried })
+        return handler.handle(request, { ...options, abortSignal: carried }).then(keepErrorBody)
       }
-      return handler.handle(request, options)
+      return handler.handle(request, options).then(keepErrorBody)
     },
     updateHttpClientConfig: (key, value) => handler.updateHttpClientConfig?.(key, value),
     httpHandlerConfigs: () => handler.httpHandlerConfigs?.() ?? {},

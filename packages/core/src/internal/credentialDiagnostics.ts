@@ -5,8 +5,8 @@
 import type { AwsCredentialIdentity } from "@smithy/types"
 import * as Effect from "effect/Effect"
 import * as AwsError from "../AwsError.js"
-import type { AwsCredentials } from "../Credentials.js"
 import type * as CredentialsProvider from "../CredentialsProvider.js"
+import type { AwsCredentials } from "./awsCredentials.js"
 import * as redact from "./redact.js"
 
 /** Errors of a provider whose message says the SDK refused the container credentials URI. */

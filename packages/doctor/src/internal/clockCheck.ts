@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import type { Check } from "../Doctor.js"
 import * as Network from "../Network.js"
 import type { Resolved } from "./endpoints.js"
-import { check, formatDuration } from "./environment.js"
+import { check, formatDuration, isoOf } from "./environment.js"
 
 const warnAfter = 60_000
 const failAfter = 5 * 60_000
@@ -71,7 +71,7 @@ export const clockCheck = (sts: Resolved, timeout: Duration.Duration): Effect.Ef
     const evidence = {
       endpoint: url,
       serverDate: answer.right.date,
-      localTime: new Date(local).toISOString(),
+      localTime: isoOf(local),
       offsetMs: Math.round(offset),
       uncertaintyMs: uncertainty
     }

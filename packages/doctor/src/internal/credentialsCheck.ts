@@ -8,7 +8,17 @@ import * as CredentialsProvider from "@aws-resilience/core/CredentialsProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Check } from "../Doctor.js"
-import { type Env, type Finding, formatDuration, fromFindings, inLambda, set } from "./environment.js"
+import {
+  type Env,
+  type Finding,
+  formatDuration,
+  fromFindings,
+  inLambda,
+  isoOf,
+  set,
+  showValue,
+  timeOf
+} from "./environment.js"
 import * as Sdk from "./sdk.js"
 
 export type Loaded =
@@ -20,13 +30,38 @@ export type Loaded =
   }
   | { readonly _tag: "Failed"; readonly provider: string; readonly error: AwsError.CredentialsError }
 
+/**
+ * A provider's failure, classified by core's taxonomy with the fiber's codes: a credentials failure as it is (e.g. an
+ * emulator's code the program mapped to one), anything else a `ProviderFailure` that keeps the class and code.
+ */
+const providerFailure = (provider: string, cause: unknown, codes: AwsError.Codes): AwsError.CredentialsError => {
+  const error = AwsError.classify(cause, { service: "credentials", operation: provider, generation: 0 }, codes)
+  if (error._tag === "CredentialsError") return error
+  // An error from no AWS response (a plain `Error`) is kept as it was thrown, with no code.
+  const plain = error._tag === "ServiceError" && error.httpStatus === undefined
+  return new AwsError.CredentialsError({
+    service: "credentials",
+    operation: provider,
+    reason: "ProviderFailure",
+    generation: 0,
+    code: plain ? undefined : Sdk.codeOf(error),
+    cause: plain ? cause : error
+  })
+}
+
 /** One fresh resolution through the provider, bounded by `timeout`. */
 export const load = (provider: CredentialsProvider.Provider, timeout: Duration.Duration): Effect.Effect<Loaded> =>
   Effect.disconnect(provider.load).pipe(
     Effect.timeoutFail({
       duration: timeout,
       onTimeout: () =>
-        new Error(`credential provider ${provider.name} did not answer within ${Duration.format(timeout)}`)
+        new AwsError.TransientError({
+          service: "credentials",
+          operation: provider.name,
+          kind: "timeout",
+          code: "TimeoutError",
+          cause: `credential provider ${provider.name} did not answer within ${Duration.format(timeout)}`
+        })
     }),
     Effect.map((identity): Loaded => ({
       _tag: "Loaded",
@@ -35,17 +70,11 @@ export const load = (provider: CredentialsProvider.Provider, timeout: Duration.D
       provider: provider.name
     })),
     Effect.catchAll((cause) =>
-      Effect.succeed<Loaded>({
+      Effect.map(AwsError.getCodes, (codes): Loaded => ({
         _tag: "Failed",
         provider: provider.name,
-        error: new AwsError.CredentialsError({
-          service: "credentials",
-          operation: provider.name,
-          reason: "ProviderFailure",
-          generation: 0,
-          cause
-        })
-      })
+        error: providerFailure(provider.name, cause, codes)
+      }))
     )
   )
 
@@ -95,6 +124,7 @@ const failedCheck = (loaded: Extract<Loaded, { _tag: "Failed" }>, env: Env): Che
     evidence: {
       provider: loaded.provider,
       reason: loaded.error.reason,
+      code: loaded.error.code,
       AWS_PROFILE: set(env, "AWS_PROFILE"),
       lambda: set(env, "AWS_LAMBDA_FUNCTION_NAME")
     }
@@ -107,9 +137,26 @@ export const credentialsCheck = (loaded: Loaded, env: Env, now: number): Check =
   const masked = Credentials.maskAccessKeyId(identity.accessKeyId)
   const kind = keyKind(identity.accessKeyId)
   const hasToken = identity.sessionToken !== undefined && identity.sessionToken !== ""
-  const left = identity.expiration === undefined ? undefined : identity.expiration.getTime() - now
+  // Typed as a Date, but a provider can hand anything over (an Invalid Date, a string): read as data, never trusted.
+  const expiration: unknown = identity.expiration
+  const expiresAt = expiration === undefined ? undefined : timeOf(expiration)
+  const badExpiration = expiration !== undefined && expiresAt === undefined
+  const left = expiresAt === undefined ? undefined : expiresAt - now
   const lambda = inLambda(env)
   const findings: Array<Finding> = []
+
+  if (badExpiration) {
+    findings.push({
+      status: "fail",
+      text: `the provider ${loaded.provider} returned an expiration that is not a date: expiration = ${
+        showValue(expiration)
+      }`,
+      fix:
+        "a provider returns `expiration` as a valid Date, or leaves it out for a set that does not expire: the SDK " +
+        "compares it to the clock to refresh the set in time. Check how the provider parses the expiry its source " +
+        "gives (e.g. `new Date(iso)` of an ISO 8601 timestamp)"
+    })
+  }
 
   if (kind === "temporary" && !hasToken) {
     findings.push({
@@ -190,8 +237,10 @@ export const credentialsCheck = (loaded: Loaded, env: Env, now: number): Check =
     }
   }
 
-  const expires = identity.expiration === undefined
+  const expires = expiration === undefined
     ? "no expiry (served until rejected)"
+    : badExpiration
+    ? `expiration not a date (${showValue(expiration)})`
     : left !== undefined && left > 0
     ? `expires in ${formatDuration(left)}`
     : `expired ${formatDuration(left ?? 0)} ago`
@@ -208,7 +257,7 @@ export const credentialsCheck = (loaded: Loaded, env: Env, now: number): Check =
       accessKeyId: masked,
       keyKind: kindLabel[kind],
       sessionToken: hasToken ? "present" : "absent",
-      expiration: identity.expiration?.toISOString() ?? "none",
+      expiration: expiration === undefined ? "none" : isoOf(expiration) ?? showValue(expiration),
       timeLeft: left === undefined
         ? undefined
         : left > 0

@@ -2,6 +2,7 @@
  * The doctor's run: one snapshot of the settings, the region, one resolution of the credentials and the endpoints
  * the SDK will use; then every selected check, concurrently, reported in a fixed order.
  */
+import * as AwsError from "@aws-resilience/core/AwsError"
 import * as CredentialsProvider from "@aws-resilience/core/CredentialsProvider"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -11,7 +12,7 @@ import type * as Network from "../Network.js"
 import { clockCheck } from "./clockCheck.js"
 import { credentialsCheck, load, type Loaded } from "./credentialsCheck.js"
 import { resolveAll, services } from "./endpoints.js"
-import { resolveRegion, snapshot } from "./environment.js"
+import { isoOf, resolveRegion, snapshot } from "./environment.js"
 import { identityCheck } from "./identityCheck.js"
 import { dnsCheck, reachabilityCheck } from "./networkChecks.js"
 import { describeTable, getQueueAttributes } from "./probes.js"
@@ -78,11 +79,15 @@ export const run = (options: Options): Effect.Effect<Report, never, Network.Netw
       region: region.region,
       identity: stsIdentity,
       checks,
-      startedAt: new Date(started).toISOString(),
+      startedAt: isoOf(started) ?? String(started),
       durationMs: finished - started
     }
     for (const check of checks) {
       yield* Effect.logDebug(`doctor ${check.name}: ${check.status}: ${check.summary}`)
     }
     return report
-  }).pipe(Effect.withSpan("Doctor.run", { captureStackTrace: false }))
+  }).pipe(
+    // The doctor's calls are classified with the fiber's codes, and the options' on top.
+    (run) => options.codes === undefined ? run : AwsError.withCodes(run, options.codes),
+    Effect.withSpan("Doctor.run", { captureStackTrace: false })
+  )

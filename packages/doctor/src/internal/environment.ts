@@ -72,6 +72,40 @@ export const check = (fields: {
   }
 }
 
+/**
+ * The time of a date as a number, or undefined when it is not a valid `Date` (an Invalid Date, a string, anything
+ * else). Never throws: a provider's values are rendered as data, whatever they are.
+ */
+export const timeOf = (value: unknown): number | undefined => {
+  try {
+    const time = typeof value === "number"
+      ? value
+      : Object.prototype.toString.call(value) === "[object Date]"
+      ? Date.prototype.getTime.call(value)
+      : Number.NaN
+    return Number.isFinite(time) && Math.abs(time) <= 8.64e15 ? time : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** A date (or a time in ms) as ISO text, or undefined when it is not a valid one; never throws. */
+export const isoOf = (value: unknown): string | undefined => {
+  const time = timeOf(value)
+  return time === undefined ? undefined : new Date(time).toISOString()
+}
+
+/** Any value, for a report: short, one line, and without calling the value's own methods. */
+export const showValue = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value.length > 32 ? `${value.slice(0, 32)}...` : value)
+  if (value === null || typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") {
+    return String(value)
+  }
+  if (value === undefined || typeof value === "symbol" || typeof value === "function") return typeof value
+  if (Object.prototype.toString.call(value) === "[object Date]") return isoOf(value) ?? "Invalid Date"
+  return Object.prototype.toString.call(value)
+}
+
 export const formatDuration = (ms: number): string => {
   const abs = Math.abs(ms)
   if (abs < 1_000) return `${Math.round(abs)} ms`

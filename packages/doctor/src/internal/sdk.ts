@@ -1,6 +1,7 @@
 /**
  * SDK clients as the doctor uses them: one attempt per call (the doctor reports what one request sees), destroyed
- * after use, every call abortable and classified by core's taxonomy.
+ * after use, every call abortable and classified by core's taxonomy, with the codes in force on the fiber
+ * (`AwsError.withCodes`, the doctor's `codes` option) and the error bodies kept for it (`AwsError.keepErrorBodies`).
  */
 import * as AwsError from "@aws-resilience/core/AwsError"
 import type * as CredentialsProvider from "@aws-resilience/core/CredentialsProvider"
@@ -11,8 +12,17 @@ import type * as Scope from "effect/Scope"
 /** A set of credentials as the SDK takes it (the type core's providers produce). */
 export type Identity = Effect.Effect.Success<CredentialsProvider.Provider["load"]>
 
-export const scoped = <C extends { destroy: () => void }>(make: () => C): Effect.Effect<C, never, Scope.Scope> =>
-  Effect.acquireRelease(Effect.sync(make), (client) => Effect.sync(() => client.destroy()))
+export const scoped = <
+  C extends { destroy: () => void; middlewareStack: { use: (plugin: typeof AwsError.keepErrorBodies) => void } }
+>(make: () => C): Effect.Effect<C, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const client = make()
+      client.middlewareStack.use(AwsError.keepErrorBodies)
+      return client
+    }),
+    (client) => Effect.sync(() => client.destroy())
+  )
 
 /** One call, classified; a call that takes longer than `timeout` is aborted and reported as a timeout. */
 export const call = <A>(
@@ -21,22 +31,23 @@ export const call = <A>(
   timeout: Duration.Duration,
   send: (signal: AbortSignal) => Promise<A>
 ): Effect.Effect<A, AwsError.AwsError> =>
-  Effect.tryPromise({
-    try: send,
-    catch: (e) => AwsError.classify(e, { service, operation, generation: 1 })
-  }).pipe(
-    Effect.timeoutFail({
-      duration: timeout,
-      onTimeout: () =>
-        new AwsError.TransientError({
-          service,
-          operation,
-          kind: "timeout",
-          code: "TimeoutError",
-          cause: `no answer within ${Duration.format(timeout)}`
-        })
-    })
-  )
+  Effect.flatMap(AwsError.getCodes, (codes) =>
+    Effect.tryPromise({
+      try: send,
+      catch: (e) => AwsError.classify(e, { service, operation, generation: 1 }, codes)
+    })).pipe(
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () =>
+          new AwsError.TransientError({
+            service,
+            operation,
+            kind: "timeout",
+            code: "TimeoutError",
+            cause: `no answer within ${Duration.format(timeout)}`
+          })
+      })
+    )
 
 const causeField = (cause: unknown, field: "name" | "message"): string | undefined =>
   typeof cause === "object" && cause !== null && field in cause &&
@@ -44,11 +55,14 @@ const causeField = (cause: unknown, field: "name" | "message"): string | undefin
     ? (cause as Record<string, string>)[field]
     : undefined
 
-/** The code AWS (or the network) gave: the SDK error's name, e.g. `InvalidClientTokenId`, else the class's code. */
+/**
+ * The code AWS (or the network) gave, as core's classification read it (from the SDK error, or from the raw response
+ * when the SDK could not parse it), e.g. `InvalidClientTokenId`; else the class's code.
+ */
 export const codeOf = (error: AwsError.AwsError): string => {
   switch (error._tag) {
     case "CredentialsError":
-      return causeField(error.cause, "name") ?? error.reason
+      return error.code ?? causeField(error.cause, "name") ?? error.reason
     case "ConfigurationError":
       return error.setting
     default:

@@ -1,6 +1,7 @@
 /**
  * The invocation's deadline, and the retry policy bounded by it: a retry whose delay would end too close to the
- * deadline for an attempt to finish is not started.
+ * deadline for an attempt to finish is not started, and credential recovery waits until the deadline (less an
+ * attempt's time) rather than its own timeout.
  */
 import { type AwsError, RetryPolicy } from "@aws-resilience/core"
 import * as Clock from "effect/Clock"
@@ -80,7 +81,8 @@ export const withDeadline = <A, E, R>(
       const watch: Watch = { stop: undefined, last: undefined }
       const schedule = bounded(policy.schedule, deadline, options.minAttemptMs, watch)
       return self.pipe(
-        Effect.provideService(RetryPolicy.RetryPolicy, { ...policy, schedule }),
+        // Credential recovery waits until the deadline, less an attempt's time, instead of its own timeout.
+        RetryPolicy.with({ ...policy, schedule, credentialsDeadline: deadline.at - options.minAttemptMs }),
         Effect.timeoutFail({
           duration: Duration.millis(deadline.at - now),
           onTimeout: () => new DeadlineExceededError({ ...fields, reason: "running", lastError: watch.last })

@@ -129,3 +129,30 @@ export const errorResponse = (
       }
   }
 }
+
+/** The failures a credentials event causes: the ones `malformedRejection` can answer. @internal */
+export const isCredentialRejection = (
+  failure: GatewayFailure
+): failure is "unrecognizedClient" | "expiredToken" | "invalidSignature" =>
+  failure === "unrecognizedClient" || failure === "expiredToken" || failure === "invalidSignature"
+
+/**
+ * A credentials rejection as some emulators and proxies answer it on a JSON protocol: 403, a Query-protocol XML body
+ * under `content-type: text/html`, and none of the headers the SDK reads an error code from.
+ *
+ * @internal
+ */
+export const malformedRejection = (
+  failure: "unrecognizedClient" | "expiredToken" | "invalidSignature",
+  requestId: string
+): WireResponse => {
+  // The Query protocol's codes and texts, as SQS and STS name them.
+  const { code, fault, message } = specs.sqs[failure]
+  return {
+    status: 403,
+    headers: { "content-type": "text/html" },
+    body: `<ErrorResponse><Error><Type>${fault}</Type><Code>${code}</Code><Message>${
+      escapeXml(message)
+    }</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
+  }
+}

@@ -1,0 +1,429 @@
+/**
+ * The engine of `ManagedClient`: the clients of each generation and their borrows, the rebuild, the drain on close,
+ * and the recovery after a credentials rejection (withdraw the queued requests, poll for a usable set, rebuild),
+ * bounded in time by the caller.
+ */
+import type { AwsCredentialIdentity, RequestHandler } from "@smithy/types"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as AwsConfig from "../AwsConfig.js"
+import * as AwsError from "../AwsError.js"
+import * as Credentials from "../Credentials.js"
+import * as Generation from "../Generation.js"
+import type * as ManagedClient from "../ManagedClient.js"
+import * as Metrics from "../Metrics.js"
+import * as RetryBudget from "../RetryBudget.js"
+import * as ConnectionPool from "./connectionPool.js"
+import * as credentialsEngine from "./credentials.js"
+import { Verdicts } from "./generation.js"
+import * as Turnstile from "./turnstile.js"
+
+/**
+ * One client lent for one use.
+ */
+export interface Borrow<C> {
+  readonly client: C
+  readonly generation: number
+  /** Gives the client back; `true` the first time, `false` after (so it can be called from every way out). */
+  readonly release: () => boolean
+  /** What `unsafeCanceler` aborts when the borrower's fiber is interrupted (after giving the client back). */
+  aborter: { abort(): void } | undefined
+}
+
+/** What a recovery ended with: retry now, or the bound passed (with the provider's last failure, if any). */
+export type Recovery =
+  | { readonly _tag: "Retry" }
+  | {
+    readonly _tag: "Exhausted"
+    readonly failure: AwsError.CredentialsError | AwsError.ConfigurationError | undefined
+  }
+
+/** What `Resilience`'s engine needs of a managed client beyond its public face. */
+export interface Engine<C> extends ManagedClient.ManagedClient<C> {
+  /**
+   * The borrow of `use` without an effect: the current client when it can be lent at once (credentials fresh,
+   * client of their generation, scope open, no renewal), else `undefined`. The caller must `release` it exactly
+   * when its use ends, and take it where it cannot be interrupted before it has arranged that.
+   */
+  readonly unsafeBorrow: (fiber: Fiber.RuntimeFiber<unknown, unknown>) => Borrow<C> | undefined
+  /** Run when a call that took `unsafeBorrow` is interrupted: gives back the fiber's borrows and aborts them. */
+  readonly unsafeCanceler: Effect.Effect<void>
+  /** AWS served a request signed with `generation`. In place, for the hot path. */
+  readonly unsafeAccept: (generation: number) => void
+  /** Hands the clock offset the current SDK client learnt from the server to the credentials service. */
+  readonly syncClockOffset: Effect.Effect<void>
+  /**
+   * After `error` (a rejection, a withdrawn request, or the provider's failure): waits for a usable set until
+   * `until` (clock ms) and has the client rebuilt for it. `Retry` when the call should try again now: a newer set,
+   * or the same set again when AWS has never accepted it (a new key still propagating).
+   */
+  readonly recover: (error: AwsError.CredentialsError, until: number) => Effect.Effect<Recovery>
+}
+
+const EngineId: unique symbol = Symbol.for("@aws-resilience/core/internal/managedClient/Engine")
+
+/** The engine of a managed client built by `make`, or of a hand-made one: one that only has `use`. */
+export const engineOf = <C>(self: ManagedClient.ManagedClient<C>): Engine<C> | undefined =>
+  (self as { readonly [EngineId]?: Engine<C> })[EngineId]
+
+interface Entry<C> {
+  readonly client: C
+  readonly generation: number
+  readonly accessKeyId: string
+  borrowers: number
+  retired: boolean
+  /** Set while a recovery after a rejection of this generation runs: new calls wait for it. */
+  renewing: Deferred.Deferred<void> | undefined
+}
+
+const clockOffsetOf = (client: unknown): number | undefined => {
+  const offset = (client as { config?: { systemClockOffset?: unknown } } | undefined)?.config?.systemClockOffset
+  return typeof offset === "number" && Number.isFinite(offset) ? offset : undefined
+}
+
+// Placeholder credentials for the probe client `make` builds to check `build` and its configuration.
+const probeCredentials: AwsCredentialIdentity = { accessKeyId: "probe", secretAccessKey: "probe" }
+
+// How many calls that waited for a renewal go on in the first turn of the event loop (twice as many in the next):
+// each signs its request, ~0.3 ms of CPU.
+const RESUMED_PER_TURN = 16
+
+// A credentials service made by hand (no engine): nothing to learn from, nothing fresh to lend without an effect.
+const noEngine = {
+  unsafeFresh: () => undefined,
+  reportClockOffset: () => Effect.void,
+  verdicts: new Verdicts(),
+  unsafeAccept: () => {},
+  reject: () => {}
+} as const
+
+export const make = <C extends { destroy(): void }>(
+  options: ManagedClient.Options<C>
+): Effect.Effect<ManagedClient.ManagedClient<C>, AwsError.ConfigurationError, Credentials.Credentials | Scope.Scope> =>
+  Effect.gen(function*() {
+    const region = yield* AwsConfig.validateRegion(options.region)
+    const endpoint = options.endpoint === undefined || options.endpoint === ""
+      ? undefined
+      : yield* AwsConfig.validateEndpoint(options.endpoint)
+    const configFor = (
+      credentials: AwsCredentialIdentity,
+      systemClockOffset: number,
+      pool: RequestHandler<any, any, any> | undefined
+    ): ManagedClient.ClientConfig => ({
+      region,
+      credentials,
+      maxAttempts: 1,
+      systemClockOffset,
+      ...(endpoint !== undefined ? { endpoint } : {}),
+      ...(pool !== undefined ? { requestHandler: ConnectionPool.view(pool) } : {})
+    })
+    const build = (config: ManagedClient.ClientConfig) =>
+      Effect.try({
+        try: () => options.build(config),
+        catch: (cause) =>
+          new AwsError.ConfigurationError({
+            setting: `${options.service} client`,
+            detail: `building the SDK client failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+            cause
+          })
+      })
+    // A `build` that throws, or an SDK client that refuses its configuration, fails here rather than on a call.
+    const probe = yield* build(configFor(probeCredentials, 0, undefined))
+    // Its request handler (made by the SDK from the caller's settings, or the caller's own) is the one connection
+    // pool of every client built from here on; the probe has used no connection.
+    const pool = ConnectionPool.handlerOf(probe)
+    if (pool === undefined) probe.destroy()
+
+    const credentials = yield* Credentials.Credentials
+    const learnt = credentialsEngine.engineOf(credentials) ?? noEngine
+    const budget = yield* RetryBudget.make(options.budget)
+    const lock = yield* Effect.makeSemaphore(1)
+    const drainTimeout = options.drainTimeout ?? "10 seconds"
+    const live = new Set<Entry<C>>()
+    // The borrows not yet given back, with the fiber of each: closing the scope waits for them, then interrupts.
+    const borrowing = new Set<Lent>()
+    let current: Entry<C> | undefined
+    let builds = 0
+    let state: "open" | "draining" | "closed" = "open"
+    let drained: Deferred.Deferred<void> | undefined
+    // After a renewal the calls that were under way go on first, then those that waited for it, in growing groups,
+    // one per turn of the event loop; calls that start while some still wait queue behind them.
+    const turnstile = Turnstile.make(RESUMED_PER_TURN)
+
+    const destroy = (entry: Entry<C>) => {
+      live.delete(entry)
+      entry.client.destroy()
+    }
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        // Under the lock, so a rebuild in flight either finishes first or sees `draining` and builds nothing.
+        yield* lock.withPermits(1)(Effect.sync(() => {
+          state = "draining"
+        }))
+        if (borrowing.size > 0) {
+          drained = Deferred.unsafeMake(FiberId.none)
+          // Finalizers run uninterruptibly: the wait must be interruptible for the timeout to end it.
+          const finished = yield* Deferred.await(drained).pipe(
+            Effect.interruptible,
+            Effect.timeout(drainTimeout),
+            Effect.option
+          )
+          if (Option.isNone(finished)) {
+            yield* Effect.logWarning(
+              `${options.service}: ${borrowing.size} call(s) still running when the scope closed; interrupting them`
+            )
+            yield* Fiber.interruptAll(new Set(Array.from(borrowing, (borrow) => borrow.fiber)))
+          }
+        }
+        state = "closed"
+        for (const entry of live) destroy(entry)
+        current = undefined
+        pool?.destroy?.()
+      })
+    )
+
+    const install = (next: Credentials.AwsCredentials) =>
+      Effect.gen(function*() {
+        const identity = next.toSdk()
+        const client = yield* build(configFor(identity, yield* credentials.clockOffset, pool))
+        // With the SDK's handler cache on (`cacheMiddleware: true`), calls hand the pool their signals through it.
+        ConnectionPool.carryCallSignals(client)
+        const entry: Entry<C> = {
+          client,
+          generation: next.generation,
+          accessKeyId: identity.accessKeyId,
+          borrowers: 0,
+          retired: false,
+          renewing: undefined
+        }
+        live.add(entry)
+        const previous = current
+        current = entry
+        builds++
+        // The old client is retired, and destroyed only once its last borrower has returned it.
+        if (previous) {
+          previous.retired = true
+          if (previous.borrowers === 0) destroy(previous)
+          yield* Metric.increment(Metrics.clientRebuilds)
+          yield* Effect.logDebug(`${options.service} client rebuilt`).pipe(
+            Effect.annotateLogs({ from: previous.generation, to: next.generation })
+          )
+        }
+      })
+
+    const rebuild = (staleGeneration: number) =>
+      lock.withPermits(1)(Effect.gen(function*() {
+        if (state === "closed") return yield* Effect.dieMessage(`${options.service} client used after its scope closed`)
+        // While draining, calls in flight finish with the clients they have: nothing new is built.
+        if (state === "draining") return
+        if (current && Generation.isNewer(current.generation, staleGeneration)) return
+        const next = yield* credentials.get
+        if (current && !Generation.isNewer(next.generation, current.generation)) return
+        yield* install(next)
+      }))
+
+    // Requests of `generation` still queued for a connection are withdrawn: AWS would reject them too.
+    const withdraw = (generation: number, reason: AwsError.CredentialsReason) =>
+      Effect.suspend(() => {
+        let withdrawn = 0
+        for (const entry of live) {
+          if (entry.generation !== generation) continue
+          const handler = ConnectionPool.handlerOf(entry.client)
+          if (handler === undefined) continue
+          withdrawn += ConnectionPool.withdrawQueued(
+            handler,
+            entry.accessKeyId,
+            () => new AwsError.WithdrawnRequest(reason, generation)
+          )
+        }
+        return withdrawn === 0 ? Effect.void : Effect.logDebug(
+          `${options.service}: ${withdrawn} queued request(s) signed with rejected credentials withdrawn unsent`
+        ).pipe(Effect.annotateLogs({ generation, reason }))
+      })
+
+    // The first call to see a rejection of the current generation withdraws its queued requests and marks it, so
+    // that new calls wait instead of sending requests that would be rejected too; `work` runs inside the mark.
+    const marked = <A>(
+      staleGeneration: number,
+      reason: AwsError.CredentialsReason,
+      work: Effect.Effect<A>
+    ): Effect.Effect<A> =>
+      // Uninterruptible but for the work, so that a generation marked rejected is always unmarked.
+      Effect.uninterruptibleMask((restore) => {
+        const entry = current
+        if (entry === undefined || entry.generation !== staleGeneration || entry.renewing !== undefined) {
+          return restore(work)
+        }
+        const done = entry.renewing = Deferred.unsafeMake<void>(FiberId.none)
+        const withdrawn = Effect.zipRight(withdraw(staleGeneration, reason), work).pipe(
+          Effect.tap(() =>
+            // Requests signed before the new client was installed may have been queued since (unless the new
+            // client signs with the same key, when there is nothing to tell them apart by).
+            current !== undefined && current.accessKeyId !== entry.accessKeyId
+              ? withdraw(staleGeneration, reason)
+              : Effect.void
+          )
+        )
+        return restore(withdrawn).pipe(
+          Effect.ensuring(Effect.sync(() => {
+            entry.renewing = undefined
+            Deferred.unsafeDone(done, Exit.void)
+          }))
+        )
+      })
+
+    const renewal = (staleGeneration: number) =>
+      Effect.zipRight(credentials.refresh(staleGeneration), rebuild(staleGeneration))
+
+    const renew: ManagedClient.ManagedClient<C>["renew"] = (staleGeneration, reason) => {
+      // A provider's failure says nothing of the requests signed before it.
+      if (reason === undefined || reason === "ProviderFailure") return renewal(staleGeneration)
+      return Effect.flatMap(
+        marked(staleGeneration, reason, Effect.either(renewal(staleGeneration))),
+        (renewed) => Effect.zipRight(turnstile.pass, renewed)
+      )
+    }
+
+    const recover = (error: AwsError.CredentialsError, until: number): Effect.Effect<Recovery> =>
+      Effect.gen(function*() {
+        const stale = error.generation
+        const rejected = error.reason !== "ProviderFailure"
+        if (rejected) learnt.reject(stale)
+        let failure: AwsError.CredentialsError | AwsError.ConfigurationError | undefined
+        // One answer of the source (shared, spaced by its backoff) and a rebuild; then: is there something to try?
+        const step = Effect.either(renewal(stale)).pipe(
+          Effect.map((renewed) => {
+            if (renewed._tag === "Left") {
+              failure = renewed.left
+              return false
+            }
+            const generation = current?.generation ?? Generation.none
+            if (Generation.isNewer(generation, stale)) return true
+            // The provider answered: after its failure, whatever it gave is worth a try; after a rejection, the
+            // same set only while AWS has never accepted it (a new key still propagating).
+            return !rejected || learnt.verdicts.mayBePropagating(stale)
+          })
+        )
+        const untilUsable: Effect.Effect<void> = Effect.flatMap(step, (usable) => usable ? Effect.void : untilUsable)
+        const bounded = Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now) => Effect.timeoutOption(untilUsable, Duration.millis(Math.max(0, until - now)))
+        )
+        const outcome = yield* rejected ? marked(stale, error.reason, bounded) : bounded
+        if (Option.isNone(outcome)) return { _tag: "Exhausted", failure } as const
+        // Calls that were under way go on ahead of those that waited for the renewal.
+        yield* turnstile.passAhead
+        return { _tag: "Retry" } as const
+      })
+
+    class Lent implements Borrow<C> {
+      readonly client: C
+      readonly generation: number
+      aborter: { abort(): void } | undefined = undefined
+      private returned = false
+      constructor(readonly entry: Entry<C>, readonly fiber: Fiber.RuntimeFiber<unknown, unknown>) {
+        this.client = entry.client
+        this.generation = entry.generation
+        entry.borrowers++
+        borrowing.add(this)
+      }
+      release(): boolean {
+        if (this.returned) return false
+        this.returned = true
+        const entry = this.entry
+        entry.borrowers--
+        borrowing.delete(this)
+        if (entry.retired && entry.borrowers === 0 && live.has(entry)) destroy(entry)
+        if (drained !== undefined && borrowing.size === 0) Deferred.unsafeDone(drained, Exit.void)
+        return true
+      }
+    }
+
+    // The borrow: taken and given back without a fiber switch; uninterruptible but for `f`, so that an
+    // interruption can never leave a borrow counted (the client would outlive its use) or uncounted (destroyed
+    // under its borrower).
+    const lend = <A, E, R>(f: (client: C, generation: number) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.withFiberRuntime<A, E, R>((fiber) => {
+          const entry = current
+          if (entry === undefined) return Effect.dieMessage(`${options.service} client used after its scope closed`)
+          const borrow = new Lent(entry, fiber)
+          return Effect.ensuring(restore(f(entry.client, entry.generation)), Effect.sync(() => borrow.release()))
+        })
+      )
+
+    const unsafeCanceler = Effect.withFiberRuntime<void>((fiber) => {
+      // Only on an interruption: a scan of the borrows in flight finds the fiber's (one for `execute`'s fast path).
+      for (const borrow of borrowing) {
+        if (borrow.fiber === fiber && borrow.aborter !== undefined && borrow.release()) borrow.aborter.abort()
+      }
+      return Effect.void
+    })
+
+    const engine: Engine<C> = {
+      service: options.service,
+      region,
+      // A cached credentials read and a generation comparison, then the borrow; checked when the effect runs (a
+      // retry runs the same effect again).
+      use: (f) =>
+        Effect.suspend(() => {
+          const borrow = Effect.flatMap(
+            credentials.get,
+            (c) =>
+              current !== undefined && Generation.covers(current.generation, c.generation)
+                ? lend(f)
+                : Effect.zipRight(rebuild(current?.generation ?? Generation.none), lend(f))
+          )
+          // The current generation has been rejected: its requests would be too, so wait for the renewal.
+          const renewing = current?.renewing
+          if (renewing !== undefined) {
+            return Effect.zipRight(Effect.zipRight(Deferred.await(renewing), turnstile.pass), borrow)
+          }
+          return turnstile.waiting() > 0 ? Effect.zipRight(turnstile.pass, borrow) : borrow
+        }),
+      rebuild,
+      renew,
+      budget,
+      generation: Effect.sync(() => current?.generation ?? Generation.none),
+      builds: Effect.sync(() => builds),
+      syncClockOffset: Effect.suspend(() => {
+        const offset = clockOffsetOf(current?.client)
+        return offset === undefined ? Effect.void : learnt.reportClockOffset(offset)
+      }),
+      unsafeAccept: learnt.unsafeAccept,
+      recover,
+      unsafeBorrow: (fiber) => {
+        const entry = current
+        if (entry === undefined || state !== "open" || entry.renewing !== undefined || turnstile.waiting() > 0) {
+          return undefined
+        }
+        const fresh = learnt.unsafeFresh(Context.get(fiber.currentDefaultServices, Clock.Clock))
+        return fresh !== undefined && Generation.covers(entry.generation, fresh.generation)
+          ? new Lent(entry, fiber)
+          : undefined
+      },
+      unsafeCanceler
+    }
+    const managed: ManagedClient.ManagedClient<C> = {
+      service: engine.service,
+      region: engine.region,
+      use: engine.use,
+      rebuild,
+      renew,
+      budget,
+      generation: engine.generation,
+      builds: engine.builds
+    }
+    Object.defineProperty(managed, EngineId, { value: engine, enumerable: false })
+    return managed
+  })
