@@ -61,6 +61,16 @@ export const isNewer = (candidate: number, seen: number): boolean => candidate >
 export const covers = (built: number, wanted: number): boolean => built >= wanted
 
 /**
+ * Whether a credentials source (`AwsCredentials.source`) cannot hand out another set while the process runs: the
+ * environment variables (as Lambda sets them for an execution environment) and keys in code. A set from such a
+ * source that AWS accepted and then rejected is dead for good.
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isFixedSource = (source: string): boolean => source === "environment" || source === "static"
+
+/**
  * What AWS has said of one set.
  *
  * @since 0.2.0

@@ -125,7 +125,7 @@ describe("credential recovery, bounded in time", () => {
         assert.isAtMost(polls, 2 + pollSlots(lagMs))
         assert.strictEqual(aws.keys(), 2, "the revoked key served again is no new set")
       })),
-    { fastCheck: { numRuns: 40 } }
+    { fastCheck: { numRuns: 25 } }
   )
 
   it.effect.prop(
@@ -140,7 +140,7 @@ describe("credential recovery, bounded in time", () => {
         assert.deepStrictEqual(failures(exits).map((e) => Cause.pretty(e.cause)), [])
         assert.strictEqual(aws.keys(), 2, "the new key was kept while it propagated")
       })),
-    { fastCheck: { numRuns: 40 } }
+    { fastCheck: { numRuns: 25 } }
   )
 
   it.effect.prop(

@@ -3,10 +3,10 @@
  * client talks to a request handler that answers, in turn, with DynamoDB's exact responses (or loses the response,
  * as a reset socket does) and records every request body the SDK serialized.
  */
-import { Credentials, CredentialsProvider, RetryPolicy } from "@aws-resilience/core"
+import { Credentials, type CredentialsProvider, RetryPolicy } from "@aws-resilience/core"
 import { assert, describe, it } from "@effect/vitest"
 import { type HttpRequest, HttpResponse } from "@smithy/protocol-http"
-import { Effect, FastCheck as fc, Layer, Redacted } from "effect"
+import { Effect, FastCheck as fc, Layer } from "effect"
 import { Readable } from "node:stream"
 import { DynamoDB } from "../src/index.js"
 
@@ -58,12 +58,20 @@ const recordingHandler = (script: ReadonlyArray<Fault | "ok">) => {
   return { bodies, requestHandler }
 }
 
+const rotatingProvider = (): CredentialsProvider.Provider => {
+  let loads = 0
+  return {
+    name: "rotating",
+    load: Effect.sync(() => ({ accessKeyId: `AKIATEST${++loads}`, secretAccessKey: "s", sessionToken: `t${loads}` }))
+  }
+}
+
 const layerFor = (requestHandler: ReturnType<typeof recordingHandler>["requestHandler"]) =>
   Layer.merge(
     DynamoDB.layer({ region: "us-east-1", clientConfig: { requestHandler } }).pipe(
-      Layer.provide(Credentials.layer({
-        provider: CredentialsProvider.fromStatic({ accessKeyId: "AKIATEST", secretAccessKey: Redacted.make("s") })
-      }))
+      // A source with a new set at every load, as a container endpoint after an expiry: an expired token is renewed
+      // and retried at once.
+      Layer.provide(Credentials.layer({ provider: rotatingProvider() }))
     ),
     // No backoff: the property is about what is sent, not when.
     RetryPolicy.layer({ maxAttempts: 6, baseDelay: 0, throttlingBaseDelay: 0 })

@@ -174,6 +174,23 @@ const agentsOf = (handler: Handler): Array<Agent> => {
 }
 
 /**
+ * How many sockets the handler's HTTP agent opens to one host (the SDK's `NodeHttpHandler` sets 50): `Infinity` for a
+ * handler without a Node agent (HTTP/2, fetch), `undefined` while its configuration is not resolved yet.
+ */
+export const maxSocketsOf = (handler: Handler): number | undefined => {
+  let configs: Record<string, unknown> | undefined
+  try {
+    configs = handler.httpHandlerConfigs?.() as Record<string, unknown> | undefined
+  } catch {
+    return Infinity
+  }
+  if (configs === undefined || Object.keys(configs).length === 0) return undefined
+  const limits = agentsOf(handler).map((agent) => (agent as { readonly maxSockets?: unknown }).maxSockets)
+  const finite = limits.filter((n): n is number => typeof n === "number" && Number.isFinite(n) && n > 0)
+  return finite.length === 0 ? Infinity : Math.min(...finite)
+}
+
+/**
  * Destroys, with `error`, every request still queued in the handler's HTTP agents (not yet given a socket, so
  * certainly not written) whose SigV4 `Authorization` header names `accessKeyId`. Node reports the error to the
  * request's sender when the agent reaches it in its queue. Returns how many were withdrawn. Handlers without a

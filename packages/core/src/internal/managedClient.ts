@@ -57,6 +57,8 @@ export interface Engine<C> extends ManagedClient.ManagedClient<C> {
   readonly unsafeBorrow: (fiber: Fiber.RuntimeFiber<unknown, unknown>) => Borrow<C> | undefined
   /** Run when a call that took `unsafeBorrow` is interrupted: gives back the fiber's borrows and aborts them. */
   readonly unsafeCanceler: Effect.Effect<void>
+  /** `use` for an attempt of a call already under way (a retry): it waits for a free slot ahead of new calls. */
+  readonly useAhead: ManagedClient.ManagedClient<C>["use"]
   /** AWS served a request signed with `generation`. In place, for the hot path. */
   readonly unsafeAccept: (generation: number) => void
   /** Hands the clock offset the current SDK client learnt from the server to the credentials service. */
@@ -68,6 +70,8 @@ export interface Engine<C> extends ManagedClient.ManagedClient<C> {
    */
   readonly recover: (error: AwsError.CredentialsError, until: number) => Effect.Effect<Recovery>
 }
+
+type Step = "usable" | "wait" | "never"
 
 const EngineId: unique symbol = Symbol.for("@aws-resilience/core/internal/managedClient/Engine")
 
@@ -155,6 +159,49 @@ export const make = <C extends { destroy(): void }>(
     let builds = 0
     let state: "open" | "draining" | "closed" = "open"
     let drained: Deferred.Deferred<void> | undefined
+    // Requests in flight are at most the pool's sockets to a host: the others wait here, unsigned, instead of in the
+    // agent's queue signed with credentials that a revocation would void. Calls that were under way (retries) wait
+    // ahead of new ones.
+    let slotLimit: number | undefined
+    const limit = (): number => {
+      if (slotLimit !== undefined) return slotLimit
+      // Looked up once calls begin to pile up, when the SDK has resolved the handler's configuration.
+      if (borrowing.size < 8 || pool === undefined) return Infinity
+      return slotLimit = ConnectionPool.maxSocketsOf(pool) ?? Infinity
+    }
+    let reserved = 0
+    let ahead = 0
+    const waiters: Array<{ woken: boolean; readonly resume: () => void }> = []
+    const free = () => borrowing.size + reserved < limit()
+    const wakeWaiters = () => {
+      while (waiters.length > 0 && free()) {
+        const waiter = waiters.shift()!
+        if (ahead > 0) ahead--
+        waiter.woken = true
+        reserved++
+        waiter.resume()
+      }
+    }
+    // Resumes with a slot reserved for the fiber, to be taken by its `Lent`.
+    const waitSlot = (first: boolean) =>
+      Effect.async<void>((resume) => {
+        const waiter = { woken: false, resume: () => resume(Effect.void) }
+        if (first) waiters.splice(ahead++, 0, waiter)
+        else waiters.push(waiter)
+        wakeWaiters()
+        return Effect.sync(() => {
+          if (waiter.woken) {
+            reserved--
+            wakeWaiters()
+            return
+          }
+          const at = waiters.indexOf(waiter)
+          if (at < 0) return
+          waiters.splice(at, 1)
+          if (at < ahead) ahead--
+        })
+      })
+
     // After a renewal the calls that were under way go on first, then those that waited for it, in growing groups,
     // one per turn of the event loop; calls that start while some still wait queue behind them.
     const turnstile = Turnstile.make(RESUMED_PER_TURN)
@@ -301,26 +348,37 @@ export const make = <C extends { destroy(): void }>(
         if (rejected) learnt.reject(stale)
         let failure: AwsError.CredentialsError | AwsError.ConfigurationError | undefined
         // One answer of the source (shared, spaced by its backoff) and a rebuild; then: is there something to try?
-        const step = Effect.either(renewal(stale)).pipe(
-          Effect.map((renewed) => {
+        // One answer of the source (shared, spaced by its backoff) and a rebuild; then: is there something to try?
+        const step: Effect.Effect<Step> = Effect.either(renewal(stale)).pipe(
+          Effect.flatMap((renewed) => {
             if (renewed._tag === "Left") {
               failure = renewed.left
-              return false
+              return Effect.succeed("wait" as const)
             }
             const generation = current?.generation ?? Generation.none
-            if (Generation.isNewer(generation, stale)) return true
             // The provider answered: after its failure, whatever it gave is worth a try; after a rejection, the
             // same set only while AWS has never accepted it (a new key still propagating).
-            return !rejected || learnt.verdicts.mayBePropagating(stale)
+            if (Generation.isNewer(generation, stale) || !rejected || learnt.verdicts.mayBePropagating(stale)) {
+              return Effect.succeed("usable" as const)
+            }
+            // A set AWS accepted and then rejected, from a source that cannot change while the process runs (the
+            // environment a Lambda function was started with, a key in code): waiting brings nothing.
+            return Effect.map(
+              credentials.current,
+              (set) => Option.isSome(set) && Generation.isFixedSource(set.value.source) ? "never" as const : "wait"
+            )
           })
         )
-        const untilUsable: Effect.Effect<void> = Effect.flatMap(step, (usable) => usable ? Effect.void : untilUsable)
+        const untilUsable: Effect.Effect<boolean> = Effect.flatMap(
+          step,
+          (next) => next === "usable" ? Effect.succeed(true) : next === "never" ? Effect.succeed(false) : untilUsable
+        )
         const bounded = Effect.flatMap(
           Clock.currentTimeMillis,
           (now) => Effect.timeoutOption(untilUsable, Duration.millis(Math.max(0, until - now)))
         )
         const outcome = yield* rejected ? marked(stale, error.reason, bounded) : bounded
-        if (Option.isNone(outcome)) return { _tag: "Exhausted", failure } as const
+        if (Option.isNone(outcome) || !outcome.value) return { _tag: "Exhausted", failure } as const
         // Calls that were under way go on ahead of those that waited for the renewal.
         yield* turnstile.passAhead
         return { _tag: "Retry" } as const
@@ -343,6 +401,7 @@ export const make = <C extends { destroy(): void }>(
         const entry = this.entry
         entry.borrowers--
         borrowing.delete(this)
+        if (waiters.length > 0) wakeWaiters()
         if (entry.retired && entry.borrowers === 0 && live.has(entry)) destroy(entry)
         if (drained !== undefined && borrowing.size === 0) Deferred.unsafeDone(drained, Exit.void)
         return true
@@ -352,15 +411,43 @@ export const make = <C extends { destroy(): void }>(
     // The borrow: taken and given back without a fiber switch; uninterruptible but for `f`, so that an
     // interruption can never leave a borrow counted (the client would outlive its use) or uncounted (destroyed
     // under its borrower).
-    const lend = <A, E, R>(f: (client: C, generation: number) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    // Without a free slot it first waits for one (interruptibly), then takes it with the borrow in one step.
+    const lend = <A, E, R>(
+      f: (client: C, generation: number) => Effect.Effect<A, E, R>,
+      first = false
+    ): Effect.Effect<A, E, R> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.withFiberRuntime<A, E, R>((fiber) => {
-          const entry = current
-          if (entry === undefined) return Effect.dieMessage(`${options.service} client used after its scope closed`)
-          const borrow = new Lent(entry, fiber)
-          return Effect.ensuring(restore(f(entry.client, entry.generation)), Effect.sync(() => borrow.release()))
+          const take = (slotReserved: boolean) => {
+            if (slotReserved) reserved--
+            const entry = current
+            if (entry === undefined) return Effect.dieMessage(`${options.service} client used after its scope closed`)
+            const borrow = new Lent(entry, fiber)
+            return Effect.ensuring(restore(f(entry.client, entry.generation)), Effect.sync(() => borrow.release()))
+          }
+          if (waiters.length === 0 && free()) return take(false)
+          return Effect.zipRight(restore(waitSlot(first)), Effect.suspend(() => take(true)))
         })
       )
+
+    // A cached credentials read and a generation comparison, then the borrow; checked when the effect runs (a
+    // retry runs the same effect again).
+    const use = <A, E, R>(f: (client: C, generation: number) => Effect.Effect<A, E, R>, first: boolean) =>
+      Effect.suspend(() => {
+        const borrow = Effect.flatMap(
+          credentials.get,
+          (c) =>
+            current !== undefined && Generation.covers(current.generation, c.generation)
+              ? lend(f, first)
+              : Effect.zipRight(rebuild(current?.generation ?? Generation.none), lend(f, first))
+        )
+        // The current generation has been rejected: its requests would be too, so wait for the renewal.
+        const renewing = current?.renewing
+        if (renewing !== undefined) {
+          return Effect.zipRight(Effect.zipRight(Deferred.await(renewing), turnstile.pass), borrow)
+        }
+        return turnstile.waiting() > 0 ? Effect.zipRight(turnstile.pass, borrow) : borrow
+      })
 
     const unsafeCanceler = Effect.withFiberRuntime<void>((fiber) => {
       // Only on an interruption: a scan of the borrows in flight finds the fiber's (one for `execute`'s fast path).
@@ -373,24 +460,8 @@ export const make = <C extends { destroy(): void }>(
     const engine: Engine<C> = {
       service: options.service,
       region,
-      // A cached credentials read and a generation comparison, then the borrow; checked when the effect runs (a
-      // retry runs the same effect again).
-      use: (f) =>
-        Effect.suspend(() => {
-          const borrow = Effect.flatMap(
-            credentials.get,
-            (c) =>
-              current !== undefined && Generation.covers(current.generation, c.generation)
-                ? lend(f)
-                : Effect.zipRight(rebuild(current?.generation ?? Generation.none), lend(f))
-          )
-          // The current generation has been rejected: its requests would be too, so wait for the renewal.
-          const renewing = current?.renewing
-          if (renewing !== undefined) {
-            return Effect.zipRight(Effect.zipRight(Deferred.await(renewing), turnstile.pass), borrow)
-          }
-          return turnstile.waiting() > 0 ? Effect.zipRight(turnstile.pass, borrow) : borrow
-        }),
+      use: (f) => use(f, false),
+      useAhead: (f) => use(f, true),
       rebuild,
       renew,
       budget,
@@ -404,7 +475,10 @@ export const make = <C extends { destroy(): void }>(
       recover,
       unsafeBorrow: (fiber) => {
         const entry = current
-        if (entry === undefined || state !== "open" || entry.renewing !== undefined || turnstile.waiting() > 0) {
+        if (
+          entry === undefined || state !== "open" || entry.renewing !== undefined || turnstile.waiting() > 0 ||
+          waiters.length > 0 || !free()
+        ) {
           return undefined
         }
         const fresh = learnt.unsafeFresh(Context.get(fiber.currentDefaultServices, Clock.Clock))

@@ -278,8 +278,9 @@ class Call<C, A> {
     return this.traced ? Effect.as(annotateRequestId(requestIdOf(value)), value) : Effect.succeed(value)
   }
   // One attempt through `use`, the general borrow: what the slow path retries.
-  attempt(): Effect.Effect<A, AwsError.AwsError> {
-    return this.self.use((client, generation) =>
+  attempt(retry: boolean): Effect.Effect<A, AwsError.AwsError> {
+    const use = retry && this.engine !== undefined ? this.engine.useAhead : this.self.use
+    return use((client, generation) =>
       Effect.tap(
         request(client, (signal) => this.operation.run(client, signal), (error) => this.classify(error, generation)),
         () => this.accept(generation)
@@ -290,7 +291,7 @@ class Call<C, A> {
   failed(first: AwsError.AwsError): Effect.Effect<A, AwsError.AwsError> {
     return Effect.flatMap(
       RetryPolicy.current,
-      (policy) => retryAfter(this.self, this.operation.name, this.attempt(), policy, first)
+      (policy) => retryAfter(this.self, this.operation.name, this.attempt(true), policy, first)
     ).pipe(
       Effect.onExit((exit) => {
         if (!Exit.isInterrupted(exit)) this.record()
@@ -315,7 +316,7 @@ class Call<C, A> {
       : Effect.failCause(cause)
   // The general path, when no client can be lent at once.
   general(): Effect.Effect<A, AwsError.AwsError> {
-    return Effect.matchEffect(this.attempt(), {
+    return Effect.matchEffect(this.attempt(false), {
       onSuccess: (value) => {
         refundSuccess(this.self.budget)
         this.record()
