@@ -346,6 +346,7 @@ export const make = <C extends { destroy(): void }>(
         const stale = error.generation
         const rejected = error.reason !== "ProviderFailure"
         if (rejected) learnt.reject(stale)
+        const successesBefore = learnt.verdicts.successesOf(stale)
         let failure: AwsError.CredentialsError | AwsError.ConfigurationError | undefined
         // One answer of the source (shared, spaced by its backoff) and a rebuild; then: is there something to try?
         // One answer of the source (shared, spaced by its backoff) and a rebuild; then: is there something to try?
@@ -357,8 +358,11 @@ export const make = <C extends { destroy(): void }>(
             }
             const generation = current?.generation ?? Generation.none
             // The provider answered: after its failure, whatever it gave is worth a try; after a rejection, the
-            // same set only while AWS has never accepted it (a new key still propagating).
-            if (Generation.isNewer(generation, stale) || !rejected || learnt.verdicts.mayBePropagating(stale)) {
+            // same set only if AWS had never accepted it (a new key still propagating), or has accepted it since.
+            if (
+              Generation.isNewer(generation, stale) || !rejected ||
+              learnt.verdicts.worthRetrying(stale, successesBefore)
+            ) {
               return Effect.succeed("usable" as const)
             }
             // A set AWS accepted and then rejected, from a source that cannot change while the process runs (the
