@@ -112,7 +112,9 @@ layer(Live, { excludeTestServices: true, timeout: "120 seconds" })("credential r
       const fetches = yield* stack.authority.fetchCount
       const started = Date.now()
       const error = yield* Effect.flip(
-        events.put({ id: "late", amount: 1 }).pipe(RetryPolicy.with(RetryPolicy.make({ credentialsTimeout: "3 seconds" })))
+        events.put({ id: "late", amount: 1 }).pipe(
+          RetryPolicy.with(RetryPolicy.make({ credentialsTimeout: "3 seconds" }))
+        )
       )
       const waited = Date.now() - started
       assert.strictEqual(error._tag, "CredentialsError")

@@ -183,6 +183,37 @@ layer(StackWithSqs, { excludeTestServices: true })("EventQueue under faults", (i
     }))
 
   it.effect.prop(
+    "enqueue absorbs any sequence of lagging revocations, propagating keys, malformed rejections and outages",
+    [
+      Arbitraries.credentialEvents({
+        kinds: ["Revoke", "Rotate", "Expire", "Outage", "Malformed"],
+        horizonMs: 600,
+        maxEvents: 4,
+        maxLagMs: 1_500,
+        maxPropagationMs: 1_000,
+        maxMalformedMs: 1_000
+      })
+    ],
+    ([events]) =>
+      Effect.gen(function*() {
+        const queueUrl = yield* createQueue(unique("trouble"))
+        const ids = Array.from({ length: 30 }, (_, i) => `t-${i}`)
+        const program = Effect.gen(function*() {
+          const queue = yield* EventQueue.make({ queueUrl, schema: Order })
+          return yield* Effect.forEach(
+            ids,
+            (id) => queue.enqueue(order(id)).pipe(Effect.zipLeft(Effect.sleep(20))),
+            { concurrency: 5 }
+          )
+        }).pipe(Effect.provide(SqsLive))
+        const report = yield* Scenario.run(program, { events })
+        assert.isTrue(Exit.isSuccess(report.exit), `${JSON.stringify(events)}: ${String(report.exit)}`)
+        assert.deepStrictEqual(idsOf(yield* drain(queueUrl)).sort(), [...ids].sort(), "each event once")
+      }),
+    { fastCheck: { numRuns: 8 }, timeout: 120_000 }
+  )
+
+  it.effect.prop(
     "under any SQS fault plan, every event reported as sent is received, and enqueueBatch sends none twice",
     // At least one rule that bites, since five runs of fast-check's small-first doubles are mostly no-ops; and
     // only two attempts, so that some calls do fail and "reported as sent" is a real distinction.

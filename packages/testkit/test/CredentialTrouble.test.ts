@@ -3,7 +3,7 @@
  * new sets refused until they have propagated, revocations on a period, and the credential events and arbitraries
  * that carry these knobs. Everything runs against the real stack with real SDK clients.
  */
-import { CreateTableCommand, DynamoDBClient, GetItemCommand, ListTablesCommand } from "@aws-sdk/client-dynamodb"
+import { DynamoDBClient, GetItemCommand, ListTablesCommand } from "@aws-sdk/client-dynamodb"
 import { CreateQueueCommand, SendMessageCommand } from "@aws-sdk/client-sqs"
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -12,24 +12,14 @@ import * as Arbitraries from "../src/Arbitraries.js"
 import * as CredentialEvent from "../src/CredentialEvent.js"
 import type * as CredentialsAuthority from "../src/CredentialsAuthority.js"
 import * as LocalAws from "../src/LocalAws.js"
-import { call, clients, currentClients, realSleep, servedNow, unique } from "./utils.js"
+import { call, clients, createTable, currentClients, realSleep, servedNow, unique } from "./utils.js"
 
 /** A table and a queue, created with the current (usable) set. */
 const fixtures = Effect.gen(function*() {
   const stack = yield* LocalAws.LocalAws
   const c = yield* currentClients(stack)
   const table = unique("table")
-  yield* call((abortSignal) =>
-    c.dynamodb.send(
-      new CreateTableCommand({
-        TableName: table,
-        KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
-        AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
-        BillingMode: "PAY_PER_REQUEST"
-      }),
-      { abortSignal }
-    )
-  )
+  yield* createTable(c, table)
   const { QueueUrl } = yield* call((abortSignal) =>
     c.sqs.send(new CreateQueueCommand({ QueueName: unique("queue") }), { abortSignal })
   )

@@ -1,6 +1,5 @@
 import {
   BatchWriteItemCommand,
-  CreateTableCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -18,20 +17,16 @@ import * as CredentialsAuthority from "../src/CredentialsAuthority.js"
 import * as FaultPlan from "../src/FaultPlan.js"
 import * as Gateway from "../src/Gateway.js"
 import * as LocalAws from "../src/LocalAws.js"
-import { call, type Clients, currentClients, directDynamoDB, realSleep, type SdkError, unique } from "./utils.js"
-
-const createTable = (c: Clients, table: string) =>
-  call((abortSignal) =>
-    c.dynamodb.send(
-      new CreateTableCommand({
-        TableName: table,
-        KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
-        AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
-        BillingMode: "PAY_PER_REQUEST"
-      }),
-      { abortSignal }
-    )
-  )
+import {
+  call,
+  type Clients,
+  createTable,
+  currentClients,
+  directDynamoDB,
+  realSleep,
+  type SdkError,
+  unique
+} from "./utils.js"
 
 const setup = Effect.gen(function*() {
   const stack = yield* LocalAws.LocalAws

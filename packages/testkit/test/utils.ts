@@ -1,4 +1,4 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb"
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb"
 import { SQSClient } from "@aws-sdk/client-sqs"
 import { STSClient } from "@aws-sdk/client-sts"
 import { FetchHttpClient, HttpClient } from "@effect/platform"
@@ -88,3 +88,17 @@ export const servedCredentials = (body: Record<string, string>): CredentialsAuth
 /** One fetch from the container endpoint: the set it serves now. */
 export const servedNow = (stack: LocalAws.Service) =>
   Effect.map(fetchCredentials(stack), (response) => servedCredentials(response.body))
+
+/** Creates an on-demand table with a string hash key `pk`. */
+export const createTable = (c: Clients, table: string) =>
+  call((abortSignal) =>
+    c.dynamodb.send(
+      new CreateTableCommand({
+        TableName: table,
+        KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+        AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+        BillingMode: "PAY_PER_REQUEST"
+      }),
+      { abortSignal }
+    )
+  )

@@ -3,7 +3,7 @@
  * after a failed build), one invocation run against it by its deadline, the poisoned-sandbox check, and the exit
  * after the response.
  */
-import { AwsError, Credentials } from "@aws-resilience/core"
+import { AwsError, Credentials, Generation } from "@aws-resilience/core"
 import type { Context as LambdaContext } from "aws-lambda"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
@@ -226,7 +226,7 @@ export const poisonedBy = (
     if (Option.isNone(service)) return Option.none()
     const current = yield* service.value.current
     if (Option.isNone(current) || current.value.source !== "environment") return Option.none()
-    if (current.value.generation < rejected.generation) return Option.none()
+    if (Generation.isNewer(rejected.generation, current.value.generation)) return Option.none()
     const inEnvironment = yield* Config.option(Config.string("AWS_ACCESS_KEY_ID")).pipe(
       Effect.orElseSucceed(() => Option.none<string>())
     )
