@@ -88,14 +88,23 @@ const program = Effect.gen(function*() {
   const managed = yield* DynamoDB.DynamoDB
   const fetchCount = Effect.promise(() => stack.command<number>("fetchCount").then((reply) => reply.result))
   const lagStats = Effect.promise(() => stack.command<LagStats>("lagStats").then((reply) => reply.result))
-  // The client that served each call tells its generation apart.
+  // The client that served each call tells its generation apart: clients are numbered in the order they first
+  // serve, so that a call still finishing on an older client than the stale one is not taken for recovery.
+  const order = new WeakMap<DynamoDBClient, number>()
+  const orderOf = (client: DynamoDBClient) => {
+    let n = order.get(client)
+    if (n === undefined) order.set(client, n = clients++)
+    return n
+  }
+  let clients = 0
+  const newer = (client: DynamoDBClient) => stale !== undefined && orderOf(client) > orderOf(stale)
   let stale: DynamoDBClient | undefined
   let firstNew: number | undefined
   let firstSent: number | undefined
   const put = Resilience.execute(managed, {
     name: "PutItem",
     run: (client: DynamoDBClient, signal) => {
-      if (stale !== undefined && firstSent === undefined && client !== stale) firstSent = now()
+      if (firstSent === undefined && newer(client)) firstSent = now()
       return client.send(command(), { abortSignal: signal }).then(() => client)
     }
   })
@@ -128,7 +137,7 @@ const program = Effect.gen(function*() {
           : error._tag
         errorsIn[mine]![key] = (errorsIn[mine]![key] ?? 0) + 1
         if (samples.length < 3) samples.push(error.message)
-      } else if (stale !== undefined && firstNew === undefined && served.right !== stale) {
+      } else if (firstNew === undefined && newer(served.right)) {
         firstNew = now()
       }
     }
@@ -149,6 +158,7 @@ const program = Effect.gen(function*() {
       firstNew = undefined
       firstSent = undefined
       stale = yield* managed.use((client) => Effect.succeed(client))
+      orderOf(stale)
       const fetchesBefore = yield* fetchCount
       const buildsBefore = yield* managed.builds
       const loadsBefore = loads.length

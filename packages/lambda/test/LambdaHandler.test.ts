@@ -220,6 +220,33 @@ layer(Stack, { excludeTestServices: true })("LambdaHandler on the local stack", 
       assert.isBelow(elapsed, 1_000)
     }))
 
+  it.scoped("a source lagging a revocation by 1 s: the invocation waits for the new set within its deadline", () =>
+    Effect.gen(function*() {
+      const stack = yield* LocalAws.LocalAws
+      const table = yield* newTable("lagging")
+      const handler = yield* putting(table, RetryPolicy.make())
+      yield* stack.authority.revoke({ lag: "1 second" })
+      yield* invoke(handler, { id: "after" }, lambdaContext(5_000))
+      assert.deepStrictEqual(yield* idsIn(table), ["after", "warm-up"])
+    }))
+
+  it.scoped("a source lagging past the deadline: a CredentialsError before the deadline, not after 10 s", () =>
+    Effect.gen(function*() {
+      const stack = yield* LocalAws.LocalAws
+      const table = yield* newTable("lagging")
+      const handler = yield* putting(table, RetryPolicy.make())
+      yield* stack.authority.revoke({ lag: "3 seconds" })
+      const started = Date.now()
+      const error = yield* Effect.flip(invoke(handler, { id: "late" }, lambdaContext(1_500)))
+      const elapsed = Date.now() - started
+      assert.isTrue(AwsError.isCredentialsError(error), String(error))
+      assert.include((error as AwsError.CredentialsError).message, "no usable credentials within")
+      assert.isBelow(elapsed, 1_500, "recovery ended by the invocation's deadline")
+      assert.isAtLeast(elapsed, 1_000, "it waited for most of the invocation's time")
+      // The lag ends before the next test.
+      yield* Effect.sleep("2 seconds")
+    }))
+
   it.scoped("with time enough, throttled calls are retried through to success", () =>
     Effect.gen(function*() {
       const stack = yield* LocalAws.LocalAws

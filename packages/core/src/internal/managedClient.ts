@@ -25,6 +25,7 @@ import * as RetryBudget from "../RetryBudget.js"
 import * as ConnectionPool from "./connectionPool.js"
 import * as credentialsEngine from "./credentials.js"
 import { Verdicts } from "./generation.js"
+import * as Slots from "./slots.js"
 import * as Turnstile from "./turnstile.js"
 
 /**
@@ -51,10 +52,15 @@ export type Recovery =
 export interface Engine<C> extends ManagedClient.ManagedClient<C> {
   /**
    * The borrow of `use` without an effect: the current client when it can be lent at once (credentials fresh,
-   * client of their generation, scope open, no renewal), else `undefined`. The caller must `release` it exactly
-   * when its use ends, and take it where it cannot be interrupted before it has arranged that.
+   * client of their generation, scope open, no renewal, a slot free), else `undefined`; `queued` when only a slot is
+   * missing: `onLent` then gets the borrow when a slot frees (or `undefined`: use `use`). The caller must `release`
+   * it exactly when its use ends, and take it where it cannot be interrupted before it has arranged that; an
+   * interruption while queued is `unsafeCanceler`'s to clean up.
    */
-  readonly unsafeBorrow: (fiber: Fiber.RuntimeFiber<unknown, unknown>) => Borrow<C> | undefined
+  readonly unsafeBorrow: (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    onLent: (borrow: Borrow<C> | undefined) => void
+  ) => Borrow<C> | undefined | typeof queued
   /** Run when a call that took `unsafeBorrow` is interrupted: gives back the fiber's borrows and aborts them. */
   readonly unsafeCanceler: Effect.Effect<void>
   /** `use` for an attempt of a call already under way (a retry): it waits for a free slot ahead of new calls. */
@@ -72,6 +78,9 @@ export interface Engine<C> extends ManagedClient.ManagedClient<C> {
 }
 
 type Step = "usable" | "wait" | "never"
+
+/** What `unsafeBorrow` answers when the call waits for a slot. */
+export const queued: unique symbol = Symbol.for("@aws-resilience/core/internal/managedClient/queued")
 
 const EngineId: unique symbol = Symbol.for("@aws-resilience/core/internal/managedClient/Engine")
 
@@ -169,36 +178,30 @@ export const make = <C extends { destroy(): void }>(
       if (borrowing.size < 8 || pool === undefined) return Infinity
       return slotLimit = ConnectionPool.maxSocketsOf(pool) ?? Infinity
     }
+    // Slots a woken waiter of the general path holds until its `Lent` takes it.
     let reserved = 0
-    let ahead = 0
-    const waiters: Array<{ woken: boolean; readonly resume: () => void }> = []
-    const free = () => borrowing.size + reserved < limit()
-    const wakeWaiters = () => {
-      while (waiters.length > 0 && free()) {
-        const waiter = waiters.shift()!
-        if (ahead > 0) ahead--
-        waiter.woken = true
-        reserved++
-        waiter.resume()
-      }
-    }
+    const slots = Slots.make(limit, () => borrowing.size + reserved)
     // Resumes with a slot reserved for the fiber, to be taken by its `Lent`.
-    const waitSlot = (first: boolean) =>
+    const waitSlot = (fiber: Fiber.RuntimeFiber<unknown, unknown>, first: boolean) =>
       Effect.async<void>((resume) => {
-        const waiter = { woken: false, resume: () => resume(Effect.void) }
-        if (first) waiters.splice(ahead++, 0, waiter)
-        else waiters.push(waiter)
-        wakeWaiters()
-        return Effect.sync(() => {
-          if (waiter.woken) {
-            reserved--
-            wakeWaiters()
-            return
+        let woken = false
+        const waiter: Slots.Waiter = {
+          fiber,
+          wake: () => {
+            woken = true
+            reserved++
+            resume(Effect.void)
           }
-          const at = waiters.indexOf(waiter)
-          if (at < 0) return
-          waiters.splice(at, 1)
-          if (at < ahead) ahead--
+        }
+        slots.wait(waiter, first)
+        slots.release()
+        return Effect.sync(() => {
+          if (woken) {
+            reserved--
+            slots.release()
+          } else {
+            slots.cancel(waiter)
+          }
         })
       })
 
@@ -405,7 +408,7 @@ export const make = <C extends { destroy(): void }>(
         const entry = this.entry
         entry.borrowers--
         borrowing.delete(this)
-        if (waiters.length > 0) wakeWaiters()
+        if (slots.waiting() > 0) slots.release()
         if (entry.retired && entry.borrowers === 0 && live.has(entry)) destroy(entry)
         if (drained !== undefined && borrowing.size === 0) Deferred.unsafeDone(drained, Exit.void)
         return true
@@ -429,8 +432,8 @@ export const make = <C extends { destroy(): void }>(
             const borrow = new Lent(entry, fiber)
             return Effect.ensuring(restore(f(entry.client, entry.generation)), Effect.sync(() => borrow.release()))
           }
-          if (waiters.length === 0 && free()) return take(false)
-          return Effect.zipRight(restore(waitSlot(first)), Effect.suspend(() => take(true)))
+          if (slots.open()) return take(false)
+          return Effect.zipRight(restore(waitSlot(fiber, first)), Effect.suspend(() => take(true)))
         })
       )
 
@@ -454,12 +457,25 @@ export const make = <C extends { destroy(): void }>(
       })
 
     const unsafeCanceler = Effect.withFiberRuntime<void>((fiber) => {
-      // Only on an interruption: a scan of the borrows in flight finds the fiber's (one for `execute`'s fast path).
+      // Only on an interruption: a scan of the borrows in flight finds the fiber's (one for `execute`'s fast path),
+      // and a scan of the queue its wait for a slot.
       for (const borrow of borrowing) {
         if (borrow.fiber === fiber && borrow.aborter !== undefined && borrow.release()) borrow.aborter.abort()
       }
+      if (slots.waiting() > 0) slots.cancelFiber(fiber)
       return Effect.void
     })
+
+    // Whether `execute`'s fast path may borrow the current client now: credentials fresh, a client of their
+    // generation, the scope open, no renewal.
+    const lendable = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean => {
+      const entry = current
+      if (entry === undefined || state !== "open" || entry.renewing !== undefined || turnstile.waiting() > 0) {
+        return false
+      }
+      const fresh = learnt.unsafeFresh(Context.get(fiber.currentDefaultServices, Clock.Clock))
+      return fresh !== undefined && Generation.covers(entry.generation, fresh.generation)
+    }
 
     const engine: Engine<C> = {
       service: options.service,
@@ -477,18 +493,13 @@ export const make = <C extends { destroy(): void }>(
       }),
       unsafeAccept: learnt.unsafeAccept,
       recover,
-      unsafeBorrow: (fiber) => {
-        const entry = current
-        if (
-          entry === undefined || state !== "open" || entry.renewing !== undefined || turnstile.waiting() > 0 ||
-          waiters.length > 0 || !free()
-        ) {
-          return undefined
-        }
-        const fresh = learnt.unsafeFresh(Context.get(fiber.currentDefaultServices, Clock.Clock))
-        return fresh !== undefined && Generation.covers(entry.generation, fresh.generation)
-          ? new Lent(entry, fiber)
-          : undefined
+      unsafeBorrow: (fiber, onLent) => {
+        if (!lendable(fiber)) return undefined
+        if (slots.open()) return new Lent(current!, fiber)
+        // Every slot taken: the call waits its turn, unsigned, and goes on from `onLent` when a slot frees (with
+        // `undefined` if by then the client cannot be lent at once).
+        slots.wait({ fiber, wake: () => onLent(lendable(fiber) ? new Lent(current!, fiber) : undefined) }, false)
+        return queued
       },
       unsafeCanceler
     }

@@ -346,30 +346,34 @@ export const execute = <C, A>(self: ManagedClient.ManagedClient<C>, operation: R
     // the request settles, or when the fiber is interrupted (the client's one canceler, which aborts the request,
     // run by `onCause` below).
     const fast = Effect.async<A, AwsError.AwsError>((resume) => {
-      const borrow = engine?.unsafeBorrow(fiber)
-      if (borrow === undefined) {
-        // No client to lend at once (credentials to resolve or refresh, a client to build, the scope closing).
-        resume(call.general())
-        return
-      }
-      const signal = signalFor(borrow.client)
-      borrow.aborter = signal
-      let promise: Promise<A>
-      try {
-        promise = operation.run(borrow.client, signal as unknown as AbortSignal)
-      } catch (error) {
-        borrow.release()
-        resume(call.failed(call.classify(error, borrow.generation)))
-        return
-      }
-      promise.then(
-        (value) => {
-          if (borrow.release()) resume(call.succeeded(value, borrow.generation))
-        },
-        (error) => {
-          if (borrow.release()) resume(call.failed(call.classify(error, borrow.generation)))
+      const start = (borrow: managedClient.Borrow<C> | undefined) => {
+        if (borrow === undefined) {
+          // No client to lend at once (credentials to resolve or refresh, a client to build, the scope closing).
+          resume(call.general())
+          return
         }
-      )
+        const signal = signalFor(borrow.client)
+        borrow.aborter = signal
+        let promise: Promise<A>
+        try {
+          promise = operation.run(borrow.client, signal as unknown as AbortSignal)
+        } catch (error) {
+          borrow.release()
+          resume(call.failed(call.classify(error, borrow.generation)))
+          return
+        }
+        promise.then(
+          (value) => {
+            if (borrow.release()) resume(call.succeeded(value, borrow.generation))
+          },
+          (error) => {
+            if (borrow.release()) resume(call.failed(call.classify(error, borrow.generation)))
+          }
+        )
+      }
+      // With every slot taken the call waits its turn (`start` runs when a slot frees).
+      const borrow = engine?.unsafeBorrow(fiber, start)
+      if (borrow !== managedClient.queued) start(borrow)
     })
     // Interrupting the call aborts its request (the client's canceler). What `Effect.async` does with a canceler,
     // but with a handler only on failure: the wait is interruptible (as far as the caller's region allows) inside
