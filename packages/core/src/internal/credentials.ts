@@ -46,6 +46,15 @@ export const engineOf = (service: Credentials.Service): Engine | undefined =>
 
 type Failure = AwsError.CredentialsError | AwsError.ConfigurationError
 
+/**
+ * What the provider answered last: nothing yet, a set (which may have arrived already inside the advisory window, or
+ * expired), or a failure. The cached set is kept apart: it outlives a failure.
+ */
+type Answer =
+  | { readonly _tag: "None" }
+  | { readonly _tag: "Set"; readonly at: number; readonly inWindow: boolean }
+  | { readonly _tag: "Failed"; readonly at: number; readonly failure: Failure }
+
 // Nor within this long of a set that arrived already inside the windows (or expired): it is what the provider
 // has, and asking sooner would bring the same.
 const windowPause = 10_000
@@ -83,13 +92,10 @@ export const make = (options: Credentials.Options = {}): Effect.Effect<Credentia
     let resolutions = 0
     let verified = !options.verify
     let cached: AwsCredentials | undefined
-    let resolvedAt = Number.NEGATIVE_INFINITY
-    let failedAt = Number.NEGATIVE_INFINITY
-    let lastFailure: Failure | undefined
+    // What the provider answered last.
+    let answer: Answer = { _tag: "None" }
     // Answers in a row that brought no new set (a failure, or the set already cached): the poll's backoff.
     let streak = 0
-    // Whether the last set the provider gave was already inside the advisory window (or expired) on arrival.
-    let arrivedInWindow = false
     // AWS's clock minus ours, and the offset last warned about (0: none).
     let offset = 0
     let warnedOffset = 0
@@ -99,7 +105,7 @@ export const make = (options: Credentials.Options = {}): Effect.Effect<Credentia
     // How long to wait, after the last answer, before asking the provider again: none after a new set, then
     // `pollBase` doubling up to `pollCap`.
     const spacing = () => streak === 0 ? 0 : Math.min(pollCap, pollBase * 2 ** (streak - 1))
-    const lastAnsweredAt = () => Math.max(resolvedAt, failedAt)
+    const lastAnsweredAt = () => answer._tag === "None" ? Number.NEGATIVE_INFINITY : answer.at
 
     // How long a set has left, in ms, judged by AWS's clock (which signs and checks the expiry).
     const leftOf = (credentials: AwsCredentials, now: number): number =>
@@ -138,7 +144,7 @@ export const make = (options: Credentials.Options = {}): Effect.Effect<Credentia
         // The set already cached: no progress. Kept with what the provider now says of its expiry.
         streak++
         cached = credentials
-        resolvedAt = now
+        answer = { _tag: "Set", at: now, inWindow: leftOf(credentials, now) <= advisory }
         yield* Effect.logDebug("credential provider answered with the set already cached").pipe(
           Effect.annotateLogs({ accessKeyId: credentials.maskedAccessKeyId, generation, nextPollMs: spacing() })
         )
@@ -167,18 +173,16 @@ export const make = (options: Credentials.Options = {}): Effect.Effect<Credentia
         )
       }
       cached = credentials
-      resolvedAt = now
-      arrivedInWindow = left <= advisory
+      answer = { _tag: "Set", at: now, inWindow: left <= advisory }
       // Only a healthy new set ends the poll's backoff: one that arrived inside the windows (or expired) is what a
       // provider with nothing better hands out, and asking it at once would bring another such.
-      streak = arrivedInWindow ? streak + 1 : 0
+      streak = answer.inWindow ? streak + 1 : 0
       return credentials
     }).pipe(
       Effect.tapError((e) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
           streak++
-          failedAt = now
-          lastFailure = e
+          answer = { _tag: "Failed", at: now, failure: e }
           return Effect.logWarning("credentials resolution failed", e.message)
         })
       ),
@@ -219,12 +223,14 @@ export const make = (options: Credentials.Options = {}): Effect.Effect<Credentia
     // `get` does not ask the provider again within the poll's spacing of a failure, nor right after a set that
     // arrived already inside the windows: this bounds the load on it.
     const paused = (now: number) =>
-      (failedAt >= resolvedAt && now - failedAt < spacing()) || (arrivedInWindow && now - resolvedAt < windowPause)
+      answer._tag === "Failed"
+        ? now - answer.at < spacing()
+        : answer._tag === "Set" && answer.inWindow && now - answer.at < windowPause
 
-    // Inside the pauses, callers get what the provider last answered: its failure if that came last, else its set.
+    // Inside the pauses, callers get what the provider last answered: its failure, or its set.
     const lastAnswer = (credentials: AwsCredentials | undefined): Effect.Effect<AwsCredentials, Failure> =>
-      lastFailure !== undefined && (credentials === undefined || failedAt > resolvedAt)
-        ? Effect.fail(lastFailure)
+      answer._tag === "Failed"
+        ? Effect.fail(answer.failure)
         : credentials !== undefined
         ? Effect.succeed(credentials)
         : resolveIfStill(Generation.none)

@@ -79,6 +79,15 @@ export interface Engine<C> extends ManagedClient.ManagedClient<C> {
 
 type Step = "usable" | "wait" | "never"
 
+/**
+ * Where the client is in its life: serving; draining after its scope began to close (calls in flight finish, nothing
+ * new is built, `drained` is done when the last borrow is given back); closed (every client destroyed).
+ */
+type Lifecycle =
+  | { readonly _tag: "Open" }
+  | { readonly _tag: "Draining"; readonly drained: Deferred.Deferred<void> }
+  | { readonly _tag: "Closed" }
+
 /** What `unsafeBorrow` answers when the call waits for a slot. */
 export const queued: unique symbol = Symbol.for("@aws-resilience/core/internal/managedClient/queued")
 
@@ -166,8 +175,7 @@ export const make = <C extends { destroy(): void }>(
     const borrowing = new Set<Lent>()
     let current: Entry<C> | undefined
     let builds = 0
-    let state: "open" | "draining" | "closed" = "open"
-    let drained: Deferred.Deferred<void> | undefined
+    let state: Lifecycle = { _tag: "Open" }
     // Requests in flight are at most the pool's sockets to a host: the others wait here, unsigned, instead of in the
     // agent's queue signed with credentials that a revocation would void. Calls that were under way (retries) wait
     // ahead of new ones.
@@ -217,13 +225,13 @@ export const make = <C extends { destroy(): void }>(
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         // Under the lock, so a rebuild in flight either finishes first or sees `draining` and builds nothing.
+        const draining = { _tag: "Draining", drained: Deferred.unsafeMake<void>(FiberId.none) } as const
         yield* lock.withPermits(1)(Effect.sync(() => {
-          state = "draining"
+          state = draining
         }))
         if (borrowing.size > 0) {
-          drained = Deferred.unsafeMake(FiberId.none)
           // Finalizers run uninterruptibly: the wait must be interruptible for the timeout to end it.
-          const finished = yield* Deferred.await(drained).pipe(
+          const finished = yield* Deferred.await(draining.drained).pipe(
             Effect.interruptible,
             Effect.timeout(drainTimeout),
             Effect.option
@@ -235,7 +243,7 @@ export const make = <C extends { destroy(): void }>(
             yield* Fiber.interruptAll(new Set(Array.from(borrowing, (borrow) => borrow.fiber)))
           }
         }
-        state = "closed"
+        state = { _tag: "Closed" }
         for (const entry of live) destroy(entry)
         current = undefined
         pool?.destroy?.()
@@ -273,9 +281,11 @@ export const make = <C extends { destroy(): void }>(
 
     const rebuild = (staleGeneration: number) =>
       lock.withPermits(1)(Effect.gen(function*() {
-        if (state === "closed") return yield* Effect.dieMessage(`${options.service} client used after its scope closed`)
+        if (state._tag === "Closed") {
+          return yield* Effect.dieMessage(`${options.service} client used after its scope closed`)
+        }
         // While draining, calls in flight finish with the clients they have: nothing new is built.
-        if (state === "draining") return
+        if (state._tag === "Draining") return
         if (current && Generation.isNewer(current.generation, staleGeneration)) return
         const next = yield* credentials.get
         if (current && !Generation.isNewer(next.generation, current.generation)) return
@@ -410,7 +420,7 @@ export const make = <C extends { destroy(): void }>(
         borrowing.delete(this)
         if (slots.waiting() > 0) slots.release()
         if (entry.retired && entry.borrowers === 0 && live.has(entry)) destroy(entry)
-        if (drained !== undefined && borrowing.size === 0) Deferred.unsafeDone(drained, Exit.void)
+        if (state._tag === "Draining" && borrowing.size === 0) Deferred.unsafeDone(state.drained, Exit.void)
         return true
       }
     }
@@ -470,7 +480,7 @@ export const make = <C extends { destroy(): void }>(
     // generation, the scope open, no renewal.
     const lendable = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean => {
       const entry = current
-      if (entry === undefined || state !== "open" || entry.renewing !== undefined || turnstile.waiting() > 0) {
+      if (entry === undefined || state._tag !== "Open" || entry.renewing !== undefined || turnstile.waiting() > 0) {
         return false
       }
       const fresh = learnt.unsafeFresh(Context.get(fiber.currentDefaultServices, Clock.Clock))
