@@ -6,7 +6,7 @@ import { HttpResponse } from "@smithy/protocol-http"
 import { Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import type * as Scope from "effect/Scope"
 import { ratios, reportInfo } from "../../../bench/lib/stats.mjs"
-import { Credentials, CredentialsProvider, RetryPolicy } from "../src/index.js"
+import { type AwsError, Credentials, CredentialsProvider, RetryPolicy } from "../src/index.js"
 
 export const credentials = { accessKeyId: "AKIABENCHMARK0000", secretAccessKey: "bench-secret" }
 
@@ -26,7 +26,7 @@ export const instantHandler = {
 /** Runs a benchmark's program (scoped) with `credentials`, the default retry policy and warnings only. */
 export const provideBench = <A, E>(
   program: Effect.Effect<A, E, Credentials.Credentials | RetryPolicy.RetryPolicy | Scope.Scope>
-): Effect.Effect<A, E> =>
+): Effect.Effect<A, E | AwsError.ConfigurationError> =>
   program.pipe(
     Effect.scoped,
     Effect.provide(Layer.mergeAll(

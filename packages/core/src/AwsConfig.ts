@@ -9,6 +9,7 @@
 import { DEFAULT_MAX_ATTEMPTS, ENV_MAX_ATTEMPTS } from "@smithy/core/retry"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -52,6 +53,34 @@ const validate = (problem: (value: string) => string | undefined, defaultSetting
   return detail === undefined
     ? Effect.succeed(value)
     : Effect.fail(new AwsError.ConfigurationError({ setting, detail }))
+}
+
+/**
+ * Checks a duration given in code: a `Duration.DurationInput` that decodes, is not `NaN`, is not negative and, with
+ * `positive`, not zero. The error names `setting`.
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const validateDuration = (
+  value: Duration.DurationInput,
+  setting: string,
+  options: { readonly positive?: boolean } = {}
+): Effect.Effect<Duration.Duration, AwsError.ConfigurationError> => {
+  const fail = (detail: string) => Effect.fail(new AwsError.ConfigurationError({ setting, detail }))
+  if (typeof value === "number" && !Number.isFinite(value) && value !== Infinity) {
+    return fail(`must be a duration, got ${String(value)}`)
+  }
+  let duration: Duration.Duration
+  try {
+    duration = Duration.decode(value)
+  } catch {
+    return fail(`must be a duration (e.g. "500 millis" or a number of ms), got ${JSON.stringify(String(value))}`)
+  }
+  const millis = Duration.toMillis(duration)
+  if (Number.isNaN(millis) || millis < 0) return fail(`must not be negative, got ${String(value)}`)
+  if (options.positive === true && millis === 0) return fail("must be longer than zero")
+  return Effect.succeed(duration)
 }
 
 /**

@@ -104,18 +104,21 @@ export interface Service {
 export class Credentials extends Context.Tag("@aws-resilience/core/Credentials")<Credentials, Service>() {}
 
 /**
- * Builds the service.
+ * Builds the service. A duration that is not one (`NaN`, negative, a string that does not parse) is a
+ * `ConfigurationError` naming the option.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options = {}): Effect.Effect<Service> => internal.make(options)
+export const make = (options: Options = {}): Effect.Effect<Service, AwsError.ConfigurationError> =>
+  internal.make(options)
 
 /**
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<Credentials> => Layer.effect(Credentials, make(options))
+export const layer = (options: Options = {}): Layer.Layer<Credentials, AwsError.ConfigurationError> =>
+  Layer.effect(Credentials, make(options))
 
 /**
  * `layer` with its options as `Config`s; `verify` defaults to `AWS_RESILIENCE_VERIFY_CREDENTIALS`, the provider to

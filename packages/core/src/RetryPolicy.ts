@@ -114,7 +114,9 @@ export const make = (options: Options = {}): Policy => {
 export const standard: Policy = make()
 
 /**
- * Provides a policy to every call below it; without one, calls use the standard mode with `AWS_MAX_ATTEMPTS`.
+ * Provides a policy to every call below it; without one, calls use the standard mode with `AWS_MAX_ATTEMPTS`. A
+ * duration that is not one (`NaN`, negative, a string that does not parse) fails the layer with a
+ * `ConfigurationError` naming the option.
  *
  * @example
  * ```ts
@@ -130,7 +132,20 @@ export const standard: Policy = make()
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<RetryPolicy> => Layer.succeed(RetryPolicy, make(options))
+export const layer = (options: Options = {}): Layer.Layer<RetryPolicy, AwsError.ConfigurationError> =>
+  Layer.effect(RetryPolicy, validated(options))
+
+// `make`, with the durations checked: a bad one is a `ConfigurationError` naming it.
+const validated = (options: Options): Effect.Effect<Policy, AwsError.ConfigurationError> =>
+  Effect.map(
+    Effect.all([
+      AwsConfig.validateDuration(options.credentialsTimeout ?? "10 seconds", "RetryPolicy credentialsTimeout"),
+      AwsConfig.validateDuration(options.baseDelay ?? 0, "RetryPolicy baseDelay"),
+      AwsConfig.validateDuration(options.throttlingBaseDelay ?? 0, "RetryPolicy throttlingBaseDelay"),
+      AwsConfig.validateDuration(options.maxDelay ?? 0, "RetryPolicy maxDelay")
+    ]),
+    () => make(options)
+  )
 
 /**
  * `layer` with its options as `Config`s; `maxAttempts` defaults to `AWS_MAX_ATTEMPTS`. A malformed value is a
@@ -150,7 +165,7 @@ export const layerConfig = (
       if (mode.mode !== "standard") {
         yield* Effect.logWarning(`AWS_RETRY_MODE=${mode.mode}: retries follow the standard mode`)
       }
-      return make(yield* AwsConfig.read<Options>({ maxAttempts: AwsConfig.maxAttempts }, options))
+      return yield* validated(yield* AwsConfig.read<Options>({ maxAttempts: AwsConfig.maxAttempts }, options))
     })
   )
 

@@ -242,6 +242,22 @@ describe("credential recovery, bounded in time", () => {
       assert.include(error.message, `expiration: "soon"`)
     }))
 
+  it.effect("a bad duration for the poll or the recovery bound is a ConfigurationError naming it, when built", () =>
+    Effect.gen(function*() {
+      const bad = [
+        [Credentials.layer({ pollInterval: Number.NaN }), "Credentials pollInterval"],
+        [Credentials.layer({ maxPollInterval: 0 }), "Credentials maxPollInterval"],
+        [Credentials.layer({ timeout: -1 }), "Credentials timeout"],
+        [RetryPolicy.layer({ credentialsTimeout: "soon" as Duration.DurationInput }), "RetryPolicy credentialsTimeout"],
+        [RetryPolicy.layer({ credentialsTimeout: Number.NaN }), "RetryPolicy credentialsTimeout"]
+      ] as const
+      for (const [layer, setting] of bad) {
+        const error = yield* Effect.flip(Layer.build(layer as Layer.Layer<unknown, AwsError.ConfigurationError>))
+        assert.strictEqual(error._tag, "ConfigurationError")
+        assert.strictEqual(error.setting, setting)
+      }
+    }).pipe(Effect.scoped))
+
   it.effect("a provider answering with the set it already gave makes no new generation", () =>
     Effect.gen(function*() {
       const aws = yield* world()

@@ -12,6 +12,7 @@ import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as AwsConfig from "../AwsConfig.js"
 import type * as AwsError from "../AwsError.js"
 import type * as Credentials from "../Credentials.js"
 import * as CredentialsProvider from "../CredentialsProvider.js"
@@ -80,14 +81,30 @@ const checked = (
   ))
 }
 
-export const make = (options: Credentials.Options = {}): Effect.Effect<Credentials.Service> =>
-  Effect.sync(() => {
+/** The options' durations, checked: a bad one is a `ConfigurationError` naming it. */
+const durationsOf = (options: Credentials.Options) =>
+  Effect.all({
+    advisory: AwsConfig.validateDuration(options.advisoryWindow ?? "10 minutes", "Credentials advisoryWindow"),
+    mandatory: AwsConfig.validateDuration(options.mandatoryWindow ?? "5 minutes", "Credentials mandatoryWindow"),
+    timeout: AwsConfig.validateDuration(options.timeout ?? "5 seconds", "Credentials timeout", { positive: true }),
+    pollBase: AwsConfig.validateDuration(options.pollInterval ?? "500 millis", "Credentials pollInterval", {
+      positive: true
+    }),
+    pollCap: AwsConfig.validateDuration(options.maxPollInterval ?? "4 seconds", "Credentials maxPollInterval", {
+      positive: true
+    })
+  })
+
+export const make = (
+  options: Credentials.Options = {}
+): Effect.Effect<Credentials.Service, AwsError.ConfigurationError> =>
+  Effect.map(durationsOf(options), (durations) => {
     const provider = options.provider ?? CredentialsProvider.chain()
-    const advisory = Duration.toMillis(options.advisoryWindow ?? "10 minutes")
-    const mandatory = Duration.toMillis(options.mandatoryWindow ?? "5 minutes")
-    const timeout = options.timeout ?? "5 seconds"
-    const pollBase = Duration.toMillis(options.pollInterval ?? "500 millis")
-    const pollCap = Math.max(pollBase, Duration.toMillis(options.maxPollInterval ?? "4 seconds"))
+    const advisory = Duration.toMillis(durations.advisory)
+    const mandatory = Duration.toMillis(durations.mandatory)
+    const timeout = durations.timeout
+    const pollBase = Duration.toMillis(durations.pollBase)
+    const pollCap = Math.max(pollBase, Duration.toMillis(durations.pollCap))
     const verdicts = new Verdicts()
     let resolutions = 0
     let verified = !options.verify
