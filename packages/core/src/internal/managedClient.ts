@@ -181,6 +181,9 @@ export const make = <C extends { destroy(): void }>(
     // ahead of new ones.
     let slotLimit: number | undefined
     const limit = (): number => {
+      // While the current generation is being renewed no slot is given: the waiting calls keep their places in the
+      // queue for the renewed client, instead of being woken to wait for the renewal elsewhere.
+      if (current?.renewing !== undefined) return 0
       if (slotLimit !== undefined) return slotLimit
       // Looked up once calls begin to pile up, when the SDK has resolved the handler's configuration.
       if (borrowing.size < 8 || pool === undefined) return Infinity
@@ -338,6 +341,7 @@ export const make = <C extends { destroy(): void }>(
           Effect.ensuring(Effect.sync(() => {
             entry.renewing = undefined
             Deferred.unsafeDone(done, Exit.void)
+            slots.release()
           }))
         )
       })
