@@ -155,10 +155,12 @@ const program = Effect.gen(function*() {
   const runRound = (revoke: string) =>
     Effect.gen(function*() {
       yield* Effect.sleep(warmup)
-      firstNew = undefined
-      firstSent = undefined
+      // The current client first (its borrow may wait behind the callers for a slot), then the marks: a call that
+      // ends meanwhile on the previous round's new client is no recovery from this round's revocation.
       stale = yield* managed.use((client) => Effect.succeed(client))
       orderOf(stale)
+      firstNew = undefined
+      firstSent = undefined
       const fetchesBefore = yield* fetchCount
       const buildsBefore = yield* managed.builds
       const loadsBefore = loads.length
