@@ -69,14 +69,3 @@ export const covers = (built: number, wanted: number): boolean => built >= wante
  * @category predicates
  */
 export const isFixedSource = (source: string): boolean => source === "environment" || source === "static"
-
-/**
- * What AWS has said of one set.
- *
- * @since 0.2.0
- * @category models
- */
-export type Verdict =
-  | { readonly _tag: "Untried" }
-  | { readonly _tag: "Accepted" }
-  | { readonly _tag: "Rejected"; readonly accepted: boolean }

@@ -381,26 +381,28 @@ export const make = (
     const targetOf = (input: string | RevokeOptions | undefined): RevokeOptions =>
       typeof input === "string" ? { accessKeyId: input } : input ?? {}
 
-    // A revocation or expiry sets the lag the endpoint gives it; one of a set that is already bad changes nothing.
-    const revoke = (input?: string | RevokeOptions) => {
+    // A revocation or expiry sets the lag the endpoint gives it (unless the set had gone bad already); one of a set
+    // that is already revoked (or expired) changes nothing.
+    const spoil = (
+      input: string | RevokeOptions | undefined,
+      already: (entry: Entry, now: number) => boolean,
+      spoiled: (entry: Entry, now: number) => Entry
+    ) => {
       const target = targetOf(input)
       return updateEntry(target.accessKeyId, (entry, now) =>
-        entry.revokedAt !== undefined ? entry : {
-          ...entry,
-          revokedAt: now,
+        already(entry, now) ? entry : {
+          ...spoiled(entry, now),
           ...(target.lag !== undefined && unusableSince(entry, now) === undefined ? { lagMs: millis(target.lag) } : {})
         })
     }
-
-    const expire = (input?: string | RevokeOptions) => {
-      const target = targetOf(input)
-      return updateEntry(target.accessKeyId, (entry, now) =>
-        entry.set.expiration.getTime() <= now ? entry : {
-          ...entry,
-          set: { ...entry.set, expiration: new Date(now) },
-          ...(target.lag !== undefined && unusableSince(entry, now) === undefined ? { lagMs: millis(target.lag) } : {})
-        })
-    }
+    const revoke = (input?: string | RevokeOptions) =>
+      spoil(input, (entry) => entry.revokedAt !== undefined, (entry, now) => ({ ...entry, revokedAt: now }))
+    const expire = (input?: string | RevokeOptions) =>
+      spoil(
+        input,
+        (entry, now) => entry.set.expiration.getTime() <= now,
+        (entry, now) => ({ ...entry, set: { ...entry.set, expiration: new Date(now) } })
+      )
 
     const revokeEvery = (interval: Duration.DurationInput, everyOptions?: RevokeEveryOptions) =>
       Effect.sleep(interval).pipe(

@@ -35,8 +35,6 @@ export interface Engine extends Credentials.Service {
   readonly verdicts: Verdicts
   /** AWS served a request signed with `generation`: a poll backoff ends. In place, for the hot path. */
   readonly unsafeAccept: (generation: number) => void
-  /** AWS rejected `generation`. */
-  readonly reject: (generation: number) => void
 }
 
 const EngineId: unique symbol = Symbol.for("@aws-resilience/core/internal/credentials/Engine")
@@ -313,7 +311,6 @@ export const make = (
         // A set AWS serves ends the backoff of a poll that brought it again (a key that was propagating).
         if (verdicts.accept(generation) && cached?.generation === generation) streak = 0
       },
-      reject: (generation) => verdicts.reject(generation),
       unsafeFresh: (clock) => {
         const credentials = cached
         if (credentials === undefined || credentials.expiration === undefined) return credentials

@@ -4,14 +4,13 @@
 import * as Generation from "../Generation.js"
 
 /**
- * Tracks the verdicts of the newest generations: the newest one AWS accepted, and the newest one it rejected.
+ * What AWS has said of the newest generations: the newest one it accepted, and how many requests it served with it.
  * Plain numbers, so the hot path pays one comparison per success.
  */
 export class Verdicts {
   private acceptedUpTo = Generation.none
   // Successes with `acceptedUpTo`, the newest generation AWS accepted.
   private successes = 0
-  private rejectedUpTo = Generation.none
   /** Records a success with generation `generation`; `true` when that is news (its first success). */
   accept(generation: number): boolean {
     if (generation === this.acceptedUpTo) {
@@ -22,14 +21,6 @@ export class Verdicts {
     this.acceptedUpTo = generation
     this.successes = 1
     return true
-  }
-  reject(generation: number): void {
-    if (generation > this.rejectedUpTo) this.rejectedUpTo = generation
-  }
-  of(generation: number): Generation.Verdict {
-    const accepted = this.acceptedUpTo >= generation
-    if (this.rejectedUpTo >= generation) return { _tag: "Rejected", accepted }
-    return accepted ? { _tag: "Accepted" } : { _tag: "Untried" }
   }
   /** How many requests AWS served with `generation` so far: 0 for one never accepted, `Infinity` for an older one. */
   successesOf(generation: number): number {

@@ -124,8 +124,7 @@ const noEngine = {
   unsafeFresh: () => undefined,
   reportClockOffset: () => Effect.void,
   verdicts: new Verdicts(),
-  unsafeAccept: () => {},
-  reject: () => {}
+  unsafeAccept: () => {}
 } as const
 
 export const make = <C extends { destroy(): void }>(
@@ -362,10 +361,8 @@ export const make = <C extends { destroy(): void }>(
       Effect.gen(function*() {
         const stale = error.generation
         const rejected = error.reason !== "ProviderFailure"
-        if (rejected) learnt.reject(stale)
         const successesBefore = learnt.verdicts.successesOf(stale)
         let failure: AwsError.CredentialsError | AwsError.ConfigurationError | undefined
-        // One answer of the source (shared, spaced by its backoff) and a rebuild; then: is there something to try?
         // One answer of the source (shared, spaced by its backoff) and a rebuild; then: is there something to try?
         const step: Effect.Effect<Step> = Effect.either(renewal(stale)).pipe(
           Effect.flatMap((renewed) => {
@@ -400,8 +397,8 @@ export const make = <C extends { destroy(): void }>(
         )
         const outcome = yield* rejected ? marked(stale, error.reason, bounded) : bounded
         if (Option.isNone(outcome) || !outcome.value) return { _tag: "Exhausted", failure } as const
-        // Calls that were under way go on ahead of those that waited for the renewal.
-        yield* turnstile.passAhead
+        // Resumed in groups like the calls that waited for the renewal; its slot it then takes ahead of new calls.
+        yield* turnstile.pass
         return { _tag: "Retry" } as const
       })
 

@@ -42,9 +42,9 @@ const exhausted = (
   now: number,
   failure: AwsError.CredentialsError | AwsError.ConfigurationError | undefined
 ): AwsError.AwsError => {
-  // A provider that failed last is what the caller must hear about, unless it is a setting to fix.
-  const last = failure?._tag === "ConfigurationError" ? failure : failure ?? error
-  if (last._tag === "ConfigurationError") return last
+  // A setting to fix is what the caller must hear about; else the provider's failure, if it failed last.
+  if (failure?._tag === "ConfigurationError") return failure
+  const last = failure ?? error
   const generations = [...trouble.rejected].sort((a, b) => a - b)
   return new AwsError.CredentialsError({
     service: error.service,
@@ -271,8 +271,7 @@ class Call<C, A> {
       this.fiber.getFiberRef(AwsError.currentCodes)
     )
   }
-  succeeded(value: A, generation: number): Effect.Effect<A> {
-    this.accept(generation)
+  succeeded(value: A): Effect.Effect<A> {
     refundSuccess(this.self.budget)
     this.record()
     return this.traced ? Effect.as(annotateRequestId(requestIdOf(value)), value) : Effect.succeed(value)
@@ -317,11 +316,7 @@ class Call<C, A> {
   // The general path, when no client can be lent at once.
   general(): Effect.Effect<A, AwsError.AwsError> {
     return Effect.matchEffect(this.attempt(false), {
-      onSuccess: (value) => {
-        refundSuccess(this.self.budget)
-        this.record()
-        return this.traced ? Effect.as(annotateRequestId(requestIdOf(value)), value) : Effect.succeed(value)
-      },
+      onSuccess: (value) => this.succeeded(value),
       onFailure: (error) => this.failed(error)
     })
   }
@@ -364,7 +359,10 @@ export const execute = <C, A>(self: ManagedClient.ManagedClient<C>, operation: R
         }
         promise.then(
           (value) => {
-            if (borrow.release()) resume(call.succeeded(value, borrow.generation))
+            if (borrow.release()) {
+              call.accept(borrow.generation)
+              resume(call.succeeded(value))
+            }
           },
           (error) => {
             if (borrow.release()) resume(call.failed(call.classify(error, borrow.generation)))

@@ -12,8 +12,6 @@ import * as Effect from "effect/Effect"
 
 export interface Turnstile {
   readonly pass: Effect.Effect<void>
-  /** `pass`, but ahead of every fiber waiting in `pass`: for calls that were already under way. */
-  readonly passAhead: Effect.Effect<void>
   /** How many fibers are waiting to pass. */
   readonly waiting: () => number
 }
@@ -39,7 +37,6 @@ export const make = (initial: number, nextTurn: (f: () => void) => void = nextTu
     allowance *= 2
     while (passed < allowance && queue.length > 0) {
       passed++
-      if (ahead > 0) ahead--
       queue.shift()!()
     }
     schedule()
@@ -49,10 +46,8 @@ export const make = (initial: number, nextTurn: (f: () => void) => void = nextTu
     scheduled = true
     nextTurn(turn)
   }
-  // Calls let in ahead of the others: the first `ahead` entries of the queue.
-  let ahead = 0
-  const enter = (first: boolean) =>
-    Effect.async<void>((resume) => {
+  return {
+    pass: Effect.async<void>((resume) => {
       schedule()
       if (queue.length === 0 && passed < allowance) {
         passed++
@@ -60,18 +55,12 @@ export const make = (initial: number, nextTurn: (f: () => void) => void = nextTu
         return
       }
       const go = () => resume(Effect.void)
-      if (first) queue.splice(ahead++, 0, go)
-      else queue.push(go)
+      queue.push(go)
       return Effect.sync(() => {
         const at = queue.indexOf(go)
-        if (at < 0) return
-        queue.splice(at, 1)
-        if (at < ahead) ahead--
+        if (at >= 0) queue.splice(at, 1)
       })
-    })
-  return {
-    pass: enter(false),
-    passAhead: enter(true),
+    }),
     waiting: () => queue.length
   }
 }
