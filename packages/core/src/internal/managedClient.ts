@@ -184,9 +184,11 @@ export const make = <C extends { destroy(): void }>(
       // queue for the renewed client, instead of being woken to wait for the renewal elsewhere.
       if (current?.renewing !== undefined) return 0
       if (slotLimit !== undefined) return slotLimit
-      // Looked up once calls begin to pile up, when the SDK has resolved the handler's configuration.
+      // Looked up once calls begin to pile up, and kept once the SDK has resolved the handler's configuration.
       if (borrowing.size < 8 || pool === undefined) return Infinity
-      return slotLimit = ConnectionPool.maxSocketsOf(pool) ?? Infinity
+      const sockets = ConnectionPool.maxSocketsOf(pool)
+      if (sockets === undefined) return Infinity
+      return slotLimit = sockets
     }
     // Slots a woken waiter of the general path holds until its `Lent` takes it.
     let reserved = 0
